@@ -1,0 +1,38 @@
+"""The one Gaussian-expectation engine: <prod_c g_c(z_c)>_K over <= 4 sample indices.
+
+A *key* names one expectation: ``(coords, groups)`` where ``coords`` are distinct
+sample indices (positions in K) and ``groups[i] = (orders, nderiv)`` says that the
+function of z_{coords[i]} is D^nderiv prod_{m in orders} sigma^(m).  Smooth
+activations use Gauss-Hermite quadrature (:mod:`.smooth`); the scale-invariant
+family is evaluated exactly, delta functions included (:mod:`.piecewise`).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from .smooth import expect_smooth_batch
+
+Key = tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...]]
+
+
+def expectations(activation, K: np.ndarray, keys: list[Key]) -> np.ndarray:
+    """Evaluate many expectations under N(0, K); returns an array aligned with keys."""
+    K = np.asarray(K, dtype=float)
+    out = np.empty(len(keys))
+    if activation.scale_invariant:
+        from .piecewise import expect_piecewise
+
+        for i, (coords, groups) in enumerate(keys):
+            idx = np.array(coords)
+            out[i] = expect_piecewise(K[np.ix_(idx, idx)], groups, activation.slopes)
+        return out
+    by_coords: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for i, (coords, _) in enumerate(keys):
+        by_coords[coords].append(i)
+    for coords, positions in by_coords.items():
+        idx = np.array(coords)
+        vals = expect_smooth_batch(activation, K[np.ix_(idx, idx)], [keys[p][1] for p in positions])
+        out[positions] = vals
+    return out

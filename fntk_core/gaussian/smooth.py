@@ -1,0 +1,101 @@
+"""Gaussian expectations for smooth activations by quadrature in the eigenbasis.
+
+The integrand is a product of one-variable functions g_c(z_c), one per distinct
+sample index c, each a derivative of a product of activation derivatives.  We
+rotate into the eigenbasis of the sub-covariance, z = Q sqrt(lam) u with
+u ~ N(0, I) (coinciding or collinear inputs simply drop a dimension, no NaN),
+and use the trapezoidal rule in each u_k: for integrands analytic in a strip it
+converges exponentially, and unlike a fixed Gauss-Hermite rule its step can
+follow the scale of the activation, h_k ~ 1/sqrt(lam_k), so wide kernels
+(large K) stay as accurate as narrow ones.  One node table serves every
+expectation over the same set of sample indices.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+# Step in u at unit variance, per effective dimension, and the half-range in u.
+# Chosen so that tanh and GeLU expectations converge to ~1e-12 in one and two
+# dimensions and ~1e-9 in three and four (tests/test_gaussian.py measures it).
+STEP = {1: 0.25, 2: 0.3, 3: 0.42, 4: 0.6}
+MAX_STEP = 0.5
+HALF_RANGE = 8.6
+EIGEN_CUTOFF = 1e-13
+
+
+def _axis(lam: float, d: int, refine: float) -> tuple[np.ndarray, np.ndarray]:
+    h = min(MAX_STEP, STEP[d] / np.sqrt(max(lam, 1.0))) / refine
+    m = int(np.ceil(HALF_RANGE / h))
+    u = h * np.arange(-m, m + 1)
+    return u, h * np.exp(-0.5 * u * u) / np.sqrt(2.0 * np.pi)
+
+
+def gauss_nodes(cov: np.ndarray, refine: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature nodes z (points x d) and weights for z ~ N(0, cov), cov PSD.
+
+    ``refine`` > 1 shrinks the steps (used by the convergence tests).
+    """
+    cov = np.asarray(cov, dtype=float)
+    d = cov.shape[0]
+    evals, evecs = np.linalg.eigh(cov)
+    scale = float(np.max(np.abs(evals))) if evals.size else 0.0
+    keep = evals > EIGEN_CUTOFF * max(scale, 1e-300)
+    k = int(np.sum(keep))
+    if k == 0:
+        return np.zeros((1, d)), np.ones(1)
+    axes = [_axis(lam, k, refine) for lam in evals[keep]]
+    us = np.meshgrid(*[a[0] for a in axes], indexing="ij")
+    ws = np.meshgrid(*[a[1] for a in axes], indexing="ij")
+    u = np.stack([g.ravel() for g in us], axis=1)
+    wts = np.prod(np.stack([g.ravel() for g in ws], axis=1), axis=1)
+    basis = evecs[:, keep] * np.sqrt(evals[keep])
+    return u @ basis.T, wts
+
+
+@lru_cache(maxsize=4096)
+def leibniz(orders: tuple[int, ...], nderiv: int) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """D^nderiv of prod_k sigma^(orders[k]) as ((sorted orders), multiplicity) pairs."""
+    terms = {tuple(sorted(orders)): 1}
+    for _ in range(nderiv):
+        nxt: dict[tuple[int, ...], int] = {}
+        for t, c in terms.items():
+            for i in range(len(t)):
+                s = tuple(sorted(t[:i] + (t[i] + 1,) + t[i + 1:]))
+                nxt[s] = nxt.get(s, 0) + c
+        terms = nxt
+    return tuple(terms.items())
+
+
+def expect_smooth_batch(activation, cov: np.ndarray, keys, refine: float = 1.0) -> np.ndarray:
+    """E[prod_c g_c(z_c)] for many keys sharing the same covariance.
+
+    Each key is a tuple over the coordinates of ``cov`` of (orders, nderiv):
+    g_c = D^nderiv prod_{m in orders} sigma^(m).
+    """
+    z, w = gauss_nodes(cov, refine)
+    cache: dict[tuple[int, int], np.ndarray] = {}
+
+    def column(c: int, m: int) -> np.ndarray:
+        if (c, m) not in cache:
+            cache[(c, m)] = activation.derivative(m)(z[:, c])
+        return cache[(c, m)]
+
+    out = np.empty(len(keys))
+    for i, key in enumerate(keys):
+        prod = w
+        for c, (orders, nderiv) in enumerate(key):
+            if not orders:
+                if nderiv:
+                    prod = 0.0 * w
+                continue
+            g = 0.0
+            for t, mult in leibniz(tuple(orders), nderiv):
+                col = column(c, t[0])
+                for m in t[1:]:
+                    col = col * column(c, m)
+                g = g + mult * col
+            prod = prod * g
+        out[i] = float(np.sum(prod))
+    return out

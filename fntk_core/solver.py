@@ -1,0 +1,124 @@
+"""solve(): the layer-by-layer recursion solver (theory.md sections 2-3)."""
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .recursions.compiled import cached_plan
+from .recursions.library import IMPLEMENTED, closure, get_recursion
+from .results import FIRST_ORDER, TENSOR_RANKS, Result, library_versions
+from .spec import NetworkSpec, check_inputs
+
+DEFAULT_TENSORS = ("K", "Theta", "V", "K1", "Theta1", "D", "F", "A", "B")
+
+
+class Cancelled(Exception):
+    """Raised inside the solver when the caller's cancel() returns True."""
+
+
+def _unique_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coinciding inputs give identical rows of every tensor: solve once, then copy."""
+    uniq, inverse = np.unique(x, axis=0, return_inverse=True)
+    return uniq, np.asarray(inverse).reshape(-1)
+
+
+def solve(
+    spec: NetworkSpec,
+    inputs,
+    tensors: Iterable[str] = DEFAULT_TENSORS,
+    order: int = 1,
+    *,
+    recursions: dict | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Result:
+    """Solve the recursions for every layer l = 1..L.
+
+    Returns a :class:`Result` whose tensors have the layer axis first, then sample
+    indices in theory.md order.  First-order tensors are the coefficients of
+    1/n_{l-1} (zero at l = 1).  ``recursions`` may replace the built-in
+    recursions (e.g. the ones assembled from diagrams).  ``cancel`` is polled once
+    per layer; on cancellation the layers finished so far are returned with
+    ``meta["cancelled"] = True``.
+    """
+    x = check_inputs(inputs, spec.n0)
+    names = list(dict.fromkeys(tensors))
+    for name in names:
+        if name not in TENSOR_RANKS:
+            raise ValueError(f"unknown tensor {name!r}; known: {', '.join(TENSOR_RANKS)}")
+        if name not in IMPLEMENTED and (recursions is None or name not in recursions):
+            raise ValueError(f"tensor {name!r} has no recursion yet; implemented: {', '.join(IMPLEMENTED)}")
+    if order not in (0, 1):
+        raise ValueError("order must be 0 (infinite width) or 1 (first order in 1/n)")
+    if order == 0 and any(n in FIRST_ORDER for n in names):
+        raise ValueError("first-order tensors need order=1")
+    t0 = time.perf_counter()
+    source = dict(recursions or {})
+    needed = closure(names, source)
+    recs = tuple(source.get(n) or get_recursion(n) for n in needed)
+    xu, inverse = _unique_inputs(x)
+    n = xu.shape[0]
+    plan = cached_plan(recs, n)
+    act = spec.activation
+
+    gram = xu @ xu.T / spec.n0
+    p1 = spec.layer_params(1)
+    state = {name: np.zeros((n,) * TENSOR_RANKS[name]) for name in needed}
+    state["K"] = p1["C_b"] + p1["C_W"] * gram
+    state["Theta"] = p1["lambda_b"] + p1["lambda_W"] * gram
+    history = {name: [state[name]] for name in names}
+    cancelled = False
+    for layer in range(1, spec.depth):
+        if cancel is not None and cancel():
+            cancelled = True
+            break
+        params = dict(spec.layer_params(layer + 1), r=spec.ratio(layer))
+        if not np.all(np.isfinite(state["K"])) or not np.all(np.isfinite(state["Theta"])):
+            raise FloatingPointError(f"the kernel overflowed at layer {layer}; reduce C_W or the depth")
+        state = plan.step(act, state["K"], state["Theta"], state, params)
+        for name in names:
+            history[name].append(state[name])
+        if progress is not None:
+            progress(layer + 1, spec.depth)
+    layers = list(range(1, len(history[names[0]]) + 1)) if names else []
+    out = {}
+    for name in names:
+        arr = np.stack(history[name])
+        idx = np.ix_(*([np.arange(len(layers))] + [inverse] * TENSOR_RANKS[name]))
+        out[name] = arr[idx]
+    meta = {
+        "source": "solver",
+        "recursions": "custom" if source else "builtin",
+        "network": spec.to_dict(),
+        "inputs": x.tolist(),
+        "dtype": "float64",
+        "order": order,
+        "seconds": time.perf_counter() - t0,
+        "versions": library_versions(),
+    }
+    if cancelled:
+        meta["cancelled"] = True
+    return Result(layers, out, meta)
+
+
+def finite_width_prediction(result: Result, spec: NetworkSpec, width: int | None = None) -> dict[str, np.ndarray]:
+    """K + K1/n_{l-1} and Theta + Theta1/n_{l-1} per layer (the paper's Fig. 2 curves).
+
+    n_{l-1} is the hidden width of layer l-1 from ``spec.widths`` or ``width``
+    (equal hidden widths); at l = 1 the correction is zero.
+    """
+    if width is None and spec.widths is None:
+        raise ValueError("finite_width_prediction needs a width (or spec.widths)")
+    out = {}
+    for lead, first in (("K", "K1"), ("Theta", "Theta1")):
+        if lead not in result.tensors or first not in result.tensors:
+            continue
+        pred = np.array(result.tensors[lead], copy=True)
+        for i, layer in enumerate(result.layers):
+            if layer >= 2:
+                nprev = width if width is not None else spec.hidden_width(layer - 1)
+                pred[i] += result.tensors[first][i] / nprev
+        out[lead] = pred
+    return out
