@@ -144,9 +144,13 @@ class Plan:
         self.table = KeyTable()
         self.compiled = {name: CompiledRecursion(rec, n, self.table) for name, rec in recursions.items()}
 
-    def step(self, activation, K, theta, lower, params) -> dict[str, np.ndarray]:
-        """Layer l -> l+1 for every compiled tensor."""
-        values = expectations(activation, K, self.table.keys)
+    def step(self, activation, K, theta, lower, params, engine=expectations) -> dict[str, np.ndarray]:
+        """Layer l -> l+1 for every compiled tensor.
+
+        ``engine(activation, K, keys)`` evaluates the Gaussian keys (swappable so that
+        benchmarks can time another integrator on exactly the same integrals).
+        """
+        values = engine(activation, K, self.table.keys)
         return {name: c.evaluate(values, theta, lower, params) for name, c in self.compiled.items()}
 
 
