@@ -171,7 +171,7 @@ class Activation:
             if order == 1:
                 return lambda z: np.where(np.asarray(z) > 0, sp_, sm) + 0.0 * np.asarray(z, dtype=float)
             return lambda z: np.zeros_like(np.asarray(z, dtype=float))
-        fn = sp.lambdify(Z, self.symbolic(order), modules=_NUMERIC_MODULES)
+        fn = _fast_numeric(self.symbolic(order))
         return lambda z: np.broadcast_to(fn(np.asarray(z, dtype=float)), np.shape(z)).astype(float)
 
     def describe(self) -> dict:
@@ -179,6 +179,30 @@ class Activation:
         out = {"name": self.name, "formula": str(self.expr)}
         out.update(dict(self.params))
         return out
+
+
+_PROBE = np.array([-30.0, -3.0, -0.5, 0.0, 0.7, 4.0, 30.0])
+
+
+def _fast_numeric(expr: sp.Expr):
+    """Lambdify the cheaper of ``expr`` and its factored form, if they agree.
+
+    High derivatives (e.g. GeLU's phi(z) * polynomial) factor into far fewer
+    operations; a factored form that overflows or disagrees is rejected.
+    """
+    plain = sp.lambdify(Z, expr, modules=_NUMERIC_MODULES, cse=True)
+    try:
+        factored = sp.factor(sp.expand(expr))
+    except (sp.PolynomialError, TypeError, ValueError):
+        return plain
+    if sp.count_ops(factored) >= sp.count_ops(expr):
+        return plain
+    fast = sp.lambdify(Z, factored, modules=_NUMERIC_MODULES, cse=True)
+    with np.errstate(all="ignore"):
+        a = np.broadcast_to(plain(_PROBE), _PROBE.shape)
+        b = np.broadcast_to(fast(_PROBE), _PROBE.shape)
+    ok = np.all(np.isfinite(b) == np.isfinite(a)) and np.allclose(a, b, rtol=1e-12, atol=1e-14, equal_nan=True)
+    return fast if ok else plain
 
 
 @lru_cache(maxsize=512)

@@ -10,6 +10,7 @@ import json
 import math
 import platform
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ class ResultError(ValueError):
     """A results file that cannot be read."""
 
 
+@lru_cache(maxsize=1)
 def library_versions() -> dict[str, str]:
     import importlib.metadata as md
 
@@ -40,7 +42,7 @@ def library_versions() -> dict[str, str]:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             pass
-    return out
+    return dict(out)
 
 
 @dataclass

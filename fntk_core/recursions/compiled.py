@@ -80,6 +80,7 @@ class _CompiledTerm:
     tensor: tuple | None  # (name, letters)
     free_out: list  # letters of output labels that no factor carries
     subscripts: str
+    path: list | None = None
 
 
 class CompiledRecursion:
@@ -113,8 +114,10 @@ class CompiledRecursion:
             carried = set("".join(ops))
             free = [c for c in out if c not in carried]
             ops += free
-            self.terms.append(_CompiledTerm(_poly(t.coeff), expect, thetas, tensor, free,
-                                            ",".join(ops) + "->" + out))
+            subscripts = ",".join(ops) + "->" + out
+            dummy = [np.empty((n,) * len(o)) for o in ops]
+            path = np.einsum_path(subscripts, *dummy, optimize="greedy")[0]
+            self.terms.append(_CompiledTerm(_poly(t.coeff), expect, thetas, tensor, free, subscripts, path))
 
     def evaluate(self, values: np.ndarray, theta: np.ndarray, lower: dict[str, np.ndarray],
                  params: dict[str, float]) -> np.ndarray:
@@ -133,7 +136,7 @@ class CompiledRecursion:
             if ct.tensor is not None:
                 operands.append(lower[ct.tensor[0]])
             operands += [np.ones(n)] * len(ct.free_out)
-            total += c * np.einsum(ct.subscripts, *operands, optimize=True)
+            total += c * np.einsum(ct.subscripts, *operands, optimize=ct.path if n > 3 else False)
         return total
 
 
