@@ -1,0 +1,253 @@
+"""sample() / iter_sample(): Monte-Carlo estimates of the statistics of theory.md section 2.
+
+This module itself imports no TensorFlow; the engine (which does) is imported when a
+sampling job starts.
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from ..results import Result, library_versions
+from ..spec import NetworkSpec, SpecError, check_inputs
+from .estimators import NEEDS, Accumulator, estimate_with_errors
+
+DEFAULT_TENSORS = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B")
+SUPPORTED = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B", "P", "Q")
+NOT_SAMPLED = ("R", "S", "T", "U")  # ddNTK tensors: not estimated by this sampler (yet)
+
+_CHUNK_BYTES = 96 * 2**20  # working memory aimed at per chunk
+_BLOCK_BYTES = 64 * 2**20  # memory of the block sums
+MAX_BLOCKS = 64
+MIN_BLOCKS = 8
+
+
+class SampleCancelled(Exception):
+    pass
+
+
+def resolve_widths(spec: NetworkSpec, width=None, outputs=None) -> tuple[NetworkSpec, list[int]]:
+    """(spec with widths, [n_1, ..., n_L]) from the spec and the width/outputs arguments."""
+    L = spec.depth
+    if width is None:
+        if spec.widths is None:
+            raise SpecError("widths: the sampler needs hidden widths (give width=n)")
+        hidden = list(spec.widths[: L - 1])
+        out = outputs or spec.output_width(default=hidden[-1] if hidden else None)
+    else:
+        if np.isscalar(width):
+            hidden = [int(width)] * (L - 1)
+        else:
+            hidden = [int(w) for w in width]
+            if len(hidden) != L - 1:
+                raise SpecError(f"width: expected one value or {L - 1} hidden widths, got {len(hidden)}")
+        out = outputs or (hidden[-1] if hidden else (int(width) if np.isscalar(width) else None))
+    if out is None:
+        raise SpecError("outputs: give the output width")
+    spec_w = spec.with_widths(hidden + [int(out)])
+    return spec_w, hidden + [int(out)]
+
+
+def _is_cancelled(cancel) -> bool:
+    if cancel is None:
+        return False
+    if hasattr(cancel, "is_set"):
+        return bool(cancel.is_set())
+    return bool(cancel())
+
+
+def _auto_chunk(dims, N, need_ntk, need_dntk, dtype_bytes) -> int:
+    per = 0
+    for n in dims[1:]:
+        per += 4 * N * n
+        if need_ntk:
+            per += 6 * N * N * n * n
+        if need_dntk:
+            per += 6 * N**3 * n**3
+    per += 2 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims)))
+    return int(max(1, min(256, _CHUNK_BYTES // max(per * dtype_bytes, 1))))
+
+
+class _Run:
+    def __init__(self, spec, inputs, *, networks, width, outputs, tensors, seed, dtype, chunk, rao_blackwell,
+                 max_chunk=None, control_variates=True):
+        if isinstance(networks, bool) or not isinstance(networks, (int, np.integer)) or networks < 1:
+            raise ValueError(f"networks: must be an integer >= 1, got {networks!r}")
+        if dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype: float64 or float32, got {dtype!r}")
+        names = list(dict.fromkeys(tensors))
+        for name in names:
+            if name in NOT_SAMPLED:
+                raise ValueError(f"tensor {name!r}: the sampler does not estimate the ddNTK tensors R, S, T, U")
+            if name not in SUPPORTED:
+                raise ValueError(f"unknown tensor {name!r}; the sampler knows: {', '.join(SUPPORTED)}")
+        self.names = names
+        self.x = check_inputs(inputs, spec.n0)
+        self.spec, self.widths = resolve_widths(spec, width, outputs)
+        self.networks = int(networks)
+        self.seed = int(seed)
+        self.dtype = dtype
+        self.rb = bool(rao_blackwell)
+        L, N = self.spec.depth, self.x.shape[0]
+        self.dims = [self.spec.n0] + self.widths
+        self.nprev = np.array(self.dims[:-1], dtype=float)  # n_{l-1} for l = 1..L
+        self.need_dntk = any(n in ("P", "Q") for n in names)
+        self.need_ntk = self.need_dntk or any(n in ("Theta", "Theta1", "D", "A", "F", "B") for n in names)
+        dbytes = 8 if dtype == "float64" else 4
+        self.chunk = int(chunk) if chunk else _auto_chunk(self.dims, N, self.need_ntk, self.need_dntk, dbytes)
+        if self.chunk < 1:
+            raise ValueError("chunk: must be >= 1")
+        self.chunk = min(self.chunk, self.networks, max_chunk or self.networks)
+        feat_floats = L * (3 * N * N + 12 * N**4)
+        self.blocks = int(max(MIN_BLOCKS, min(MAX_BLOCKS, _BLOCK_BYTES // (8 * feat_floats))))
+        self.k_inf = self.theta_inf = None
+        self.cv = bool(control_variates) and L >= 3 and any(n in ("K", "Theta", "K1", "Theta1") for n in names)
+        self.cv_note = None
+        if "K1" in names or "Theta1" in names or self.cv:
+            from ..solver import solve  # infinite-width K, Theta of the same network
+
+            try:
+                ref = solve(self.spec, self.x, tensors=["K", "Theta"])
+                self.k_inf, self.theta_inf = np.asarray(ref.tensors["K"]), np.asarray(ref.tensors["Theta"])
+            except Exception as exc:  # only the control variates need it: go on without them
+                if "K1" in names or "Theta1" in names:
+                    raise
+                self.cv, self.cv_note = False, f"solver failed ({exc}); no control variates"
+
+        from . import engine  # TensorFlow is imported here, not before
+
+        self.tfinfo = engine.configure_tf()
+        self.ens = engine.Ensemble(self.spec, self.x, self.widths, seed=self.seed, dtype=dtype, chunk=self.chunk,
+                                   blocks=self.blocks, need_ntk=self.need_ntk, need_dntk=self.need_dntk,
+                                   control_variates=self.cv)
+        self.acc = Accumulator(self.blocks)
+        self.done = 0
+        self.t0 = time.perf_counter()
+        self.warned = False
+
+    def step(self) -> None:
+        valid = min(self.chunk, self.networks - self.done)
+        sums, counts, bad = self.ens.run_chunk(self.done, valid)
+        self.acc.add(sums, counts, bad, valid)
+        self.done += valid
+
+    def result(self, *, partial: bool, cancelled: bool = False) -> Result:
+        acc = self.acc
+        L = self.spec.depth
+        kw = dict(k_inf=self.k_inf, theta_inf=self.theta_inf, layer_widths=self.widths, control_variates=self.cv)
+        meta = {
+            "kind": "sampled",
+            "network": self.spec.to_dict(),
+            "inputs": self.x.tolist(),
+            "dtype": self.dtype,
+            "device": self.tfinfo["device"],
+            "gpu_memory_growth": self.tfinfo["gpu_memory_growth"],
+            "tensor_float_32": self.tfinfo["tensor_float_32"],
+            "networks_requested": self.networks,
+            "networks_drawn": acc.drawn,
+            "networks_used": acc.used,
+            "nan_count": acc.bad,
+            "seed": self.seed,
+            "chunk": self.chunk,
+            "jackknife_blocks": self.blocks,
+            "estimator": "rao_blackwell" if self.rb else "plain",
+            "rao_blackwellised": [n for n in self.names if self.rb and n not in ("P", "Q")],
+            "normalisation": "first-order tensors are n_{l-1} x cumulant (n_0 at l = 1); K1, Theta1 = "
+                             "n_{l-1} (sampled mean - infinite-width solver value); layer 1 exactly zero",
+            "rng": "Philox (StatelessRandomNormalV2), key = seed, network e owns counters [e*M/2, (e+1)*M/2)",
+            "library_versions": library_versions(),
+            "tensorflow": self.tfinfo["tensorflow"],
+            "tf_function_traces": self.ens.traces,
+            "elapsed_s": round(time.perf_counter() - self.t0, 3),
+            "partial": partial,
+            "cancelled": cancelled,
+            "not_sampled": list(("R", "S", "T", "U")),
+        }
+        if acc.used == 0 or acc.sums is None:
+            nan = {n: np.full((L,) + (self.x.shape[0],) * (2 if n in ("K", "Theta", "K1", "Theta1") else 4), np.nan)
+                   for n in self.names}
+            meta["variance_ratio"] = {}
+            return Result(list(range(1, L + 1)), nan, meta, {k: v.copy() for k, v in nan.items()})
+        tensors, stderr = estimate_with_errors(acc, self.names, self.nprev, rb=self.rb, **kw)
+        if self.rb:  # conditional on nothing, layer 1 is exact: no error, only rounding
+            for n in ("K", "Theta"):
+                if n in stderr:
+                    stderr[n][0] = 0.0
+        # the other estimator, for the variance ratio (Rao-Blackwellised vs plain)
+        other_t, other_se = estimate_with_errors(acc, self.names, self.nprev, rb=not self.rb, **kw)
+        se_rb, se_plain = (stderr, other_se) if self.rb else (other_se, stderr)
+        ratio = {}
+        for n in self.names:
+            a, b = se_rb[n][1:], se_plain[n][1:]
+            ok = np.isfinite(a) & np.isfinite(b)
+            den = float((b[ok] ** 2).sum())
+            ratio[n] = float((a[ok] ** 2).sum() / den) if den > 0 else None
+        meta["variance_ratio"] = ratio  # Var(Rao-Blackwellised) / Var(plain), layers >= 2
+        meta["control_variates"] = self.cv
+        if self.cv_note:
+            meta["control_variates_note"] = self.cv_note
+        if self.cv:
+            kw0 = dict(kw, control_variates=False)
+            _, se0 = estimate_with_errors(acc, self.names, self.nprev, rb=self.rb, **kw0)
+            cvr = {}
+            for n in self.names:
+                if n in ("K", "Theta", "K1", "Theta1"):
+                    a, b = stderr[n][2:], se0[n][2:]
+                    ok = np.isfinite(a) & np.isfinite(b)
+                    den = float((b[ok] ** 2).sum())
+                    cvr[n] = float((a[ok] ** 2).sum() / den) if den > 0 else None
+            meta["variance_ratio_control_variates"] = cvr  # Var(with) / Var(without), layers >= 3
+        if acc.bad and not partial and not self.warned:
+            self.warned = True
+            warnings.warn(f"fntk sample: {acc.bad} of {acc.drawn} networks produced NaN or Inf and were dropped "
+                          f"from the estimates", RuntimeWarning, stacklevel=3)
+        return Result(list(range(1, L + 1)), tensors, meta, stderr)
+
+
+def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs=None,
+                tensors: Iterable[str] = DEFAULT_TENSORS, seed: int = 0, dtype: str = "float64",
+                chunk: int | None = None, progress: Callable[[int, int], None] | None = None,
+                cancel=None, rao_blackwell: bool = True, every: int | None = None,
+                control_variates: bool = True) -> Iterator[Result]:
+    """Yield partial Results every ``every`` networks (at chunk boundaries), then the final one.
+
+    ``cancel``: a callable returning True or a threading.Event; it is polled between chunks.
+    On cancellation the estimates from the networks drawn so far are yielded (meta
+    ``cancelled`` True, ``networks_used``) and the generator ends.  ``progress(done, total)``
+    is called after every chunk.
+    """
+    if every is not None:
+        every = max(1, int(every))
+    run = _Run(spec, inputs, networks=networks, width=width, outputs=outputs, tensors=tensors, seed=seed,
+               dtype=dtype, chunk=chunk, rao_blackwell=rao_blackwell, control_variates=control_variates,
+               max_chunk=every if (every and chunk is None) else None)  # auto chunk <= reporting interval
+    next_report = every
+    while run.done < run.networks:
+        if _is_cancelled(cancel):
+            yield run.result(partial=False, cancelled=True)
+            return
+        run.step()
+        if progress is not None:
+            progress(run.done, run.networks)
+        if every and run.done >= next_report and run.done < run.networks:
+            while next_report <= run.done:
+                next_report += every
+            yield run.result(partial=True)
+    yield run.result(partial=False)
+
+
+def sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs=None,
+           tensors: Iterable[str] = DEFAULT_TENSORS, seed: int = 0, dtype: str = "float64",
+           chunk: int | None = None, progress: Callable[[int, int], None] | None = None,
+           cancel=None, rao_blackwell: bool = True, control_variates: bool = True) -> Result:
+    """Draw ``networks`` networks and estimate ``tensors`` with standard errors (Result.stderr)."""
+    last = None
+    for last in iter_sample(spec, inputs, networks=networks, width=width, outputs=outputs, tensors=tensors,
+                            seed=seed, dtype=dtype, chunk=chunk, progress=progress, cancel=cancel,
+                            rao_blackwell=rao_blackwell, every=None, control_variates=control_variates):
+        pass
+    return last

@@ -1,0 +1,230 @@
+"""Sampler: forward equations vs autodiff, reproducibility, streaming API, CLI (fast tests)."""
+import json
+import subprocess
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+from fntk_core import NetworkSpec, Result, get_activation
+
+X2 = np.array([[0.5, -1.0, 0.3], [1.2, 0.3, -0.4]])
+
+
+def _tiny_spec(act="tanh"):
+    return NetworkSpec(n0=3, depth=3, activation=get_activation(act), c_w=[1.5, 1.2, 0.8], c_b=[0.3, 0.2, 0.1],
+                       lambda_w=[0.7, 1.3, 0.9], lambda_b=[0.2, 0.5, 0.3])
+
+
+def _autodiff(ens, Ws, bs, e):
+    """z, NTK and dNTK of network e of every layer by tf.GradientTape on a flat parameter vector."""
+    import tensorflow as tf
+
+    spec = ens.spec
+    shapes, lam = [], []
+    for l in range(1, spec.depth + 1):
+        p = spec.layer_params(l)
+        W, b = Ws[l - 1][e], bs[l - 1][e]
+        shapes += [W.shape, b.shape]
+        lam += [np.full(int(np.prod(W.shape)), p["lambda_W"] / ens.dims[l - 1]), np.full(int(b.shape[0]), p["lambda_b"])]
+    lam = tf.constant(np.concatenate(lam))
+    theta0 = tf.concat([tf.reshape(t, [-1]) for l in range(spec.depth) for t in (Ws[l][e], bs[l][e])], 0)
+    sig = tf.nn.relu if spec.activation.slopes is not None else tf.tanh
+
+    def net(theta):
+        out, off, h = [], 0, ens.x
+        for l in range(spec.depth):
+            nw = int(np.prod(shapes[2 * l])); W = tf.reshape(theta[off:off + nw], shapes[2 * l]); off += nw
+            nb = int(shapes[2 * l + 1][0]); b = theta[off:off + nb]; off += nb
+            z = tf.matmul(h, W, transpose_b=True) + b  # (N, n)
+            out.append(z)
+            h = sig(z)
+        return out
+
+    res = []
+    for l in range(spec.depth):
+        with tf.GradientTape() as t2:
+            t2.watch(theta0)
+            with tf.GradientTape() as t1:
+                t1.watch(theta0)
+                z = tf.transpose(net(theta0)[l])  # (n, N)
+            J = t1.jacobian(z, theta0)  # (n, N, P)
+        H = t2.jacobian(J, theta0, unconnected_gradients=tf.UnconnectedGradients.ZERO)  # (n, N, P, P)
+        ntk = tf.einsum("p,iap,jbp->abij", lam, J, J)
+        dh = tf.einsum("p,q,iapq,jbp,kcq->abcijk", lam, lam, H, J, J)
+        res.append((tf.transpose(z).numpy(), ntk.numpy(), dh.numpy()))
+    return res
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_forward_equations_match_autodiff(act):
+    import tensorflow as tf
+
+    from fntk_core.sampling.engine import Ensemble
+
+    spec = _tiny_spec(act)
+    ens = Ensemble(spec, X2, [4, 3, 5], seed=7, dtype="float64", chunk=2, blocks=2, need_ntk=True, need_dntk=True)
+    Ws, bs = ens.params(tf.constant(5, tf.int64), 2)
+    layers = ens.forward(Ws, bs)
+    for e in range(2):
+        ref = _autodiff(ens, Ws, bs, e)
+        for l, (z, ntk, dh) in enumerate(ref):
+            np.testing.assert_allclose(layers[l]["z"][e].numpy(), z, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(layers[l]["theta"][e].numpy(), ntk, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(layers[l]["dH"][e].numpy(), dh, rtol=1e-9, atol=1e-11)
+        assert np.abs(ref[-1][2]).max() > 1e-2  # the dNTK test is not vacuous
+
+
+def test_import_does_not_load_tensorflow():
+    code = ("import sys, fntk_core, fntk_core.sampling, fntk_core.sampling.command, fntk_core.sampling.estimators; "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
+
+
+def _spec(act="tanh", depth=3, c_w=1.0):
+    return NetworkSpec(n0=3, depth=depth, activation=get_activation(act), c_w=c_w)
+
+
+def test_chunk_size_independence_and_no_retracing():
+    from fntk_core.sampling import sample
+
+    T = ["K", "Theta", "V", "D", "F", "A", "B", "P", "Q"]
+    a = sample(_spec(), X2, networks=100, width=5, tensors=T, seed=11, chunk=16)
+    b = sample(_spec(), X2, networks=100, width=5, tensors=T, seed=11, chunk=64)
+    for k in T:
+        np.testing.assert_allclose(a.tensors[k], b.tensors[k], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.stderr[k], b.stderr[k], rtol=1e-9, atol=1e-12)
+    # 7 chunks (the last one padded) and 2 chunks: one trace each
+    assert a.meta["tf_function_traces"] == 1 and b.meta["tf_function_traces"] == 1
+    c = sample(_spec(), X2, networks=100, width=5, tensors=T, seed=12, chunk=16)
+    assert not np.allclose(a.tensors["V"], c.tensors["V"])
+
+
+def test_float32_uses_the_same_networks():
+    from fntk_core.sampling import sample
+
+    a = sample(_spec(), X2, networks=64, width=6, tensors=["K", "Theta", "V"], seed=3)
+    b = sample(_spec(), X2, networks=64, width=6, tensors=["K", "Theta", "V"], seed=3, dtype="float32")
+    assert b.meta["dtype"] == "float32" and a.meta["dtype"] == "float64"
+    for k in ("K", "Theta", "V"):
+        np.testing.assert_allclose(a.tensors[k], b.tensors[k], rtol=1e-3, atol=1e-4)
+
+
+def test_layer_one_first_order_exactly_zero_and_meta():
+    from fntk_core.sampling import sample
+
+    r = sample(_spec(), X2, networks=40, width=6, outputs=2, seed=1)
+    assert isinstance(r, Result) and r.layers == [1, 2, 3]
+    for k in ("K1", "Theta1", "V", "D", "F", "A", "B"):
+        assert np.all(r.tensors[k][0] == 0) and np.all(r.stderr[k][0] == 0)
+        assert r.tensors[k].shape == r.stderr[k].shape
+    m = r.meta
+    assert m["network"]["widths"] == [6, 6, 2]
+    assert m["networks_used"] == 40 and m["nan_count"] == 0 and m["dtype"] == "float64"
+    assert m["device"] == "CPU" and m["tensor_float_32"] is False
+    for key in ("inputs", "seed", "chunk", "library_versions", "tensorflow", "variance_ratio"):
+        assert key in m
+    json.dumps(r.to_json_dict())  # serialisable
+
+
+def test_rao_blackwell_and_plain_agree():
+    from fntk_core.sampling import sample
+
+    T = ["K", "Theta", "V", "D", "F", "A", "B"]
+    a = sample(_spec(), X2, networks=600, width=8, tensors=T, seed=5, rao_blackwell=True)
+    b = sample(_spec(), X2, networks=600, width=8, tensors=T, seed=5, rao_blackwell=False)
+    assert a.meta["estimator"] == "rao_blackwell" and b.meta["estimator"] == "plain"
+    for k in T:
+        se = np.sqrt(a.stderr[k] ** 2 + b.stderr[k] ** 2)
+        assert np.all(np.abs(a.tensors[k] - b.tensors[k]) <= 4 * se + 1e-12), k
+        assert a.meta["variance_ratio"][k] == pytest.approx(b.meta["variance_ratio"][k])
+    # conditioning on the layer below never increases the variance of these
+    for k in ("K", "V", "F", "B"):
+        assert a.meta["variance_ratio"][k] < 1.0
+
+
+def test_nan_networks_are_counted_and_dropped():
+    from fntk_core.sampling import sample
+
+    # log(z + 3) is NaN where a first-layer preactivation falls below -3 (about 1 network in 8)
+    spec = NetworkSpec(n0=3, depth=2, activation=get_activation("custom", formula="log(z + 3)"), c_w=3.0)
+    with pytest.warns(RuntimeWarning, match="NaN or Inf"):
+        r = sample(spec, X2, networks=200, width=6, tensors=["K", "Theta", "V"], seed=2, chunk=32)
+    m = r.meta
+    assert 0 < m["nan_count"] < 200
+    assert m["networks_used"] + m["nan_count"] == 200
+    for k in ("K", "Theta", "V"):
+        assert np.all(np.isfinite(r.tensors[k])) and np.all(np.isfinite(r.stderr[k]))
+
+
+def test_cancellation_keeps_partial_results():
+    from fntk_core.sampling import sample
+
+    ev = threading.Event()
+    seen = []
+
+    def progress(done, total):
+        seen.append((done, total))
+        if done >= 32:
+            ev.set()
+
+    r = sample(_spec(), X2, networks=1000, width=5, tensors=["K", "Theta", "V"], seed=1, chunk=16,
+               progress=progress, cancel=ev)
+    assert r.meta["cancelled"] is True
+    assert r.meta["networks_used"] == 32 and seen == [(16, 1000), (32, 1000)]
+    assert np.all(np.isfinite(r.tensors["V"]))
+    # a callable works too; cancelled before the first chunk: nothing estimated, no crash
+    r0 = sample(_spec(), X2, networks=100, width=5, tensors=["K"], cancel=lambda: True)
+    assert r0.meta["cancelled"] and r0.meta["networks_used"] == 0
+
+
+def test_generator_yields_partial_results():
+    from fntk_core.sampling import iter_sample, sample
+
+    outs = list(iter_sample(_spec(), X2, networks=96, width=5, tensors=["K", "Theta", "V"], seed=4, every=32))
+    assert [o.meta["networks_used"] for o in outs] == [32, 64, 96]
+    assert [o.meta["partial"] for o in outs] == [True, True, False]
+    full = sample(_spec(), X2, networks=96, width=5, tensors=["K", "Theta", "V"], seed=4, chunk=48)
+    np.testing.assert_allclose(outs[-1].tensors["V"], full.tensors["V"], rtol=1e-9, atol=1e-12)
+    # the first partial result is the estimate from the first 32 networks
+    first = sample(_spec(), X2, networks=32, width=5, tensors=["K", "Theta", "V"], seed=4)
+    np.testing.assert_allclose(outs[0].tensors["K"], first.tensors["K"], rtol=1e-9)
+
+
+def test_ddntk_tensors_refused_clearly():
+    from fntk_core.sampling import sample
+
+    with pytest.raises(ValueError, match="R, S, T, U"):
+        sample(_spec(), X2, networks=4, width=3, tensors=["R"])
+
+
+def test_cli_sample_writes_result(tmp_path, capsys):
+    from fntk_core.cli import main
+
+    out = tmp_path / "s.json"
+    rc = main(["sample", "--activation", "tanh", "--cw", "1", "--depth", "2", "--width", "6", "--outputs", "3",
+               "--networks", "48", "--chunk", "16", "--seed", "9", "--input=0.5,-1", "--input=1,0.2",
+               "--tensors", "K,Theta,K1,V", "--out", str(out)])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "48/48" in err
+    r = Result.load(out)
+    d = json.loads(out.read_text())
+    assert "stderr" in d and set(d["tensors"]) == {"K", "Theta", "K1", "V"}
+    assert r.meta["network"]["widths"] == [6, 3] and r.meta["seed"] == 9 and r.meta["chunk"] == 16
+    assert r.meta["networks_used"] == 48
+
+
+def test_control_variates_agree_and_reduce_variance():
+    from fntk_core.sampling import sample
+
+    spec = _spec("tanh", depth=4)
+    a = sample(spec, X2, networks=800, width=8, tensors=["K", "Theta", "Theta1"], seed=8)
+    b = sample(spec, X2, networks=800, width=8, tensors=["K", "Theta", "Theta1"], seed=8, control_variates=False)
+    assert a.meta["control_variates"] is True and b.meta["control_variates"] is False
+    for k in ("K", "Theta", "Theta1"):
+        np.testing.assert_array_equal(a.tensors[k][:2], b.tensors[k][:2])  # layers 1, 2 untouched
+        assert np.all(np.abs(a.tensors[k] - b.tensors[k]) <= 3 * b.stderr[k] + 1e-12)
+    assert a.meta["variance_ratio_control_variates"]["Theta"] < 0.9
