@@ -77,7 +77,12 @@ def solve(
         params = dict(spec.layer_params(layer + 1), r=spec.ratio(layer))
         if not np.all(np.isfinite(state["K"])) or not np.all(np.isfinite(state["Theta"])):
             raise FloatingPointError(f"the kernel overflowed at layer {layer}; reduce C_W or the depth")
-        state = plan.step(act, state["K"], state["Theta"], state, params)
+        try:
+            state = plan.step(act, state["K"], state["Theta"], state, params)
+        except ValueError as exc:
+            raise ValueError(f"layer {layer} -> {layer + 1}: {exc}. An input whose kernel vanishes "
+                             "(x = 0 without biases) makes the ReLU family's delta-function terms "
+                             "singular; drop that input or add a bias (C_b > 0).") from None
         for name in names:
             history[name].append(state[name])
         if progress is not None:

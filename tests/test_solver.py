@@ -146,6 +146,13 @@ def test_bad_solver_input(bad, match):
         solve(relu_spec(2), kw.pop("inputs"), **kw)
 
 
+def test_zero_input_relu_is_a_clear_error():
+    with pytest.raises(ValueError, match="kernel vanishes"):
+        solve(relu_spec(3), [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    res = solve(NetworkSpec(3, 3, get_activation("relu"), c_w=2.0, c_b=0.1), [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    assert np.all(np.isfinite(res.tensors["Theta1"]))
+
+
 @pytest.mark.parametrize("kw, field", [
     (dict(c_w=-1.0), "c_w"), (dict(c_b=float("nan")), "c_b"), (dict(widths=0), "widths"),
     (dict(depth=0), "depth"), (dict(lambda_w=[1.0, 2.0]), "lambda_w"),
