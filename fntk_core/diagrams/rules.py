@@ -1,0 +1,239 @@
+"""The Feynman rules as data (theory.md sections 2 and 4).
+
+Two tables drive everything else, so that adding a tensor (R, S, T, U) or a leg
+kind means adding rows here, not code elsewhere:
+
+* ``STATISTICS``: each tensor as a Kronecker component of a layer statistic
+  (its legs, which neural slots are paired, and the storage order of its sample
+  indices).  The same rows describe an external statistic and, one layer down,
+  an interaction vertex.
+* ``BRANCHES``: the forward equation of each leg kind, one branch per term
+  (which slots carry a weight W, which pairs are own-layer contractions, which
+  fields they bring, which internal NTK/dNTK lines they open).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import sympy as sp
+
+from ..recursions.terms import C_W, C_b, lambda_W, lambda_b
+
+SLOTS = {"z": 1, "ntk": 2, "dntk": 3, "ddntkI": 4, "ddntkII": 4}
+LINE_KINDS = ("ntk", "dntk", "ddntkI", "ddntkII")  # leg kinds that also exist as internal lines
+# permutations of a leg's slots that leave the leg itself unchanged
+SLOT_SYMMETRIES = {
+    "z": [(0,)],
+    "ntk": [(0, 1), (1, 0)],
+    "dntk": [(0, 1, 2), (0, 2, 1)],
+    "ddntkI": [(0,) + p for p in itertools.permutations((1, 2, 3))],
+    "ddntkII": [(0, 1, 2, 3), (1, 0, 3, 2)],
+}
+
+Slot = tuple  # (leg index, slot index)
+
+
+@dataclass(frozen=True)
+class Statistic:
+    """A tensor: the component of E[legs] (or E^c) with Kronecker pattern ``pattern``."""
+
+    name: str
+    legs: tuple[str, ...]
+    pattern: frozenset  # frozenset of frozenset({slot, slot})
+    storage: tuple[Slot, ...]
+    samples: tuple[tuple[str, ...], ...]  # external sample labels per leg (the library's)
+    order: int = 1
+    connected: bool = True  # cumulant (subtract disconnected parts) or plain mean
+    description: str = ""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.samples[l][s] for l, s in self.storage)
+
+
+def _p(*pairs) -> frozenset:
+    return frozenset(frozenset(p) for p in pairs)
+
+
+_Z = lambda i: (i, 0)  # noqa: E731
+
+STATISTICS: dict[str, Statistic] = {s.name: s for s in [
+    Statistic("K", ("z", "z"), _p((_Z(0), _Z(1))), (_Z(0), _Z(1)), (("1",), ("2",)), 0, False,
+              "E[z z]: the kernel"),
+    Statistic("Theta", ("ntk",), _p(((0, 0), (0, 1))), ((0, 0), (0, 1)), (("1", "2"),), 0, False,
+              "E[NTK]: the frozen NTK"),
+    Statistic("K1", ("z", "z"), _p((_Z(0), _Z(1))), (_Z(0), _Z(1)), (("1",), ("2",)), 1, False,
+              "1/n correction to E[z z]"),
+    Statistic("Theta1", ("ntk",), _p(((0, 0), (0, 1))), ((0, 0), (0, 1)), (("1", "2"),), 1, False,
+              "1/n correction to E[NTK]"),
+    Statistic("V", ("z",) * 4, _p((_Z(0), _Z(1)), (_Z(2), _Z(3))), tuple(_Z(i) for i in range(4)),
+              (("1",), ("2",), ("3",), ("4",)), description="four-point vertex E^c[z z z z]"),
+    Statistic("D", ("z", "z", "ntk"), _p((_Z(0), _Z(1)), ((2, 0), (2, 1))), (_Z(0), _Z(1), (2, 0), (2, 1)),
+              (("1",), ("2",), ("3", "4")), description="E^c[z z dNTK], z's paired with each other"),
+    Statistic("F", ("z", "z", "ntk"), _p((_Z(0), (2, 0)), (_Z(1), (2, 1))), (_Z(0), (2, 0), _Z(1), (2, 1)),
+              (("1",), ("2",), ("3", "4")), description="E^c[z z dNTK], each z paired with the NTK"),
+    Statistic("A", ("ntk", "ntk"), _p(((0, 0), (0, 1)), ((1, 0), (1, 1))), ((0, 0), (0, 1), (1, 0), (1, 1)),
+              (("1", "2"), ("3", "4")), description="E[dNTK dNTK], each NTK self-paired"),
+    Statistic("B", ("ntk", "ntk"), _p(((0, 0), (1, 0)), ((0, 1), (1, 1))), ((0, 0), (1, 0), (0, 1), (1, 1)),
+              (("1", "2"), ("3", "4")), description="E[dNTK dNTK], the NTKs paired across"),
+    Statistic("P", ("dntk", "z"), _p(((0, 0), _Z(1)), ((0, 1), (0, 2))), ((0, 0), (0, 1), (0, 2), _Z(1)),
+              (("d0", "d1", "d2"), ("d3",)), description="E[dH z], z paired with the dNTK's first index"),
+    Statistic("Q", ("dntk", "z"), _p(((0, 0), (0, 1)), ((0, 2), _Z(1))), ((0, 0), (0, 1), (0, 2), _Z(1)),
+              (("d0", "d1", "d2"), ("d3",)), description="E[dH z], z paired with a dNTK derivative index"),
+    # ddNTK means (PDLT section 11.2): their legs have no forward-equation branches yet
+    Statistic("R", ("ddntkI",), _p(((0, 0), (0, 1)), ((0, 2), (0, 3))), tuple((0, i) for i in range(4)),
+              (("d0", "d1", "d2", "d3"),), connected=False, description="E[ddI H]"),
+    Statistic("S", ("ddntkII",), _p(((0, 0), (0, 1)), ((0, 2), (0, 3))), tuple((0, i) for i in range(4)),
+              (("d0", "d1", "d2", "d3"),), connected=False, description="E[ddII H], pattern (12)(34)"),
+    Statistic("T", ("ddntkII",), _p(((0, 0), (0, 2)), ((0, 3), (0, 1))), ((0, 0), (0, 2), (0, 3), (0, 1)),
+              (("d0", "d1", "d2", "d3"),), connected=False, description="E[ddII H], pattern (13)(42)"),
+    Statistic("U", ("ddntkII",), _p(((0, 0), (0, 3)), ((0, 1), (0, 2))), ((0, 0), (0, 3), (0, 1), (0, 2)),
+              (("d0", "d1", "d2", "d3"),), connected=False, description="E[ddII H], pattern (14)(23)"),
+]}
+
+
+# --------------------------------------------------------------------------
+# Forward equations of the external legs (theory.md section 1).
+@dataclass(frozen=True)
+class Own:
+    """A contraction inside one leg: own-layer lambda_W term, Omega, or a bias."""
+
+    slots: tuple[int, int]
+    type: str  # "own" | "omega" | "bias"
+    weight: sp.Expr
+    fields: tuple[tuple[int, int], ...] = ()  # (sigma order, sample slot); omega: Omega(slot0, slot1)
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """An internal NTK-type line opened by a branch; end e sits on ``ends[e]`` with sample slot."""
+
+    type: str
+    ends: tuple[tuple[tuple[str, int], int], ...]  # ((("slot", s) | ("own", k)), sample slot)
+
+
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    wslots: dict = field(default_factory=dict)  # slot -> fields ((order, sample slot), ...)
+    bias_slots: tuple[int, ...] = ()  # z-leg bias: paired with another z-leg's bias (C_b)
+    owns: tuple[Own, ...] = ()
+    lines: tuple[LineSpec, ...] = ()
+    note: str = ""
+
+    def __hash__(self):
+        return hash(self.name)
+
+
+BRANCHES: dict[str, dict[str, Branch]] = {
+    "z": {
+        "W": Branch("W", {0: ((0, 0),)}, note="z = W sigma"),
+        "bias": Branch("bias", bias_slots=(0,), note="z = b"),
+    },
+    "ntk": {
+        "omega": Branch("omega", owns=(Own((0, 1), "omega", sp.Integer(1)),),
+                        note="both neural indices contracted together, NTK line at its mean: Omega"),
+        "W": Branch("W", {0: ((1, 0),), 1: ((1, 1),)},
+                    lines=(LineSpec("ntk", ((("slot", 0), 0), (("slot", 1), 1))),),
+                    note="W W sigma' sigma' Theta-hat"),
+        "bias": Branch("bias", owns=(Own((0, 1), "bias", lambda_b),), note="lambda_b delta"),
+    },
+    "dntk": {
+        "own1": Branch("own1", {2: ((1, 2),)}, owns=(Own((0, 1), "own", lambda_W, ((1, 0), (0, 1))),),
+                       lines=(LineSpec("ntk", ((("own", 0), 0), (("slot", 2), 2))),),
+                       note="delta_{i0i1} lambda_W sigma' sigma W sigma' Theta-hat"),
+        "own2": Branch("own2", {1: ((1, 1),)}, owns=(Own((0, 2), "own", lambda_W, ((1, 0), (0, 2))),),
+                       lines=(LineSpec("ntk", ((("own", 0), 0), (("slot", 1), 1))),),
+                       note="delta_{i0i2} lambda_W sigma' sigma W sigma' Theta-hat"),
+        "WW": Branch("WW", {0: ((2, 0),), 1: ((1, 1),), 2: ((1, 2),)},
+                     lines=(LineSpec("ntk", ((("slot", 0), 0), (("slot", 1), 1))),
+                            LineSpec("ntk", ((("slot", 0), 0), (("slot", 2), 2)))),
+                     note="W W W sigma'' sigma' sigma' Theta-hat Theta-hat"),
+        "Wd": Branch("Wd", {0: ((1, 0),), 1: ((1, 1),), 2: ((1, 2),)},
+                     lines=(LineSpec("dntk", ((("slot", 0), 0), (("slot", 1), 1), (("slot", 2), 2))),),
+                     note="W W W sigma' sigma' sigma' dH"),
+    },
+    # ddntkI / ddntkII: add their forward-equation branches here to enumerate R, S, T, U.
+    "ddntkI": {},
+    "ddntkII": {},
+}
+
+CUBIC_WEIGHTS = {"W": C_W, "bias_z": C_b}
+
+
+# --------------------------------------------------------------------------
+def images(stat: Statistic, kinds: tuple[str, ...]):
+    """All (pattern, storage) of ``stat`` placed on concrete legs of ``kinds``.
+
+    Relabelling legs of equal kind and using each leg's own slot symmetry gives
+    every Kronecker component of the same statistic; the first storage per pattern wins.
+    """
+    if sorted(stat.legs) != sorted(kinds):
+        return []
+    out: dict[frozenset, tuple] = {}
+    for perm in itertools.permutations(range(len(kinds))):
+        if any(stat.legs[i] != kinds[perm[i]] for i in range(len(kinds))):
+            continue
+        for syms in itertools.product(*[SLOT_SYMMETRIES[k] for k in stat.legs]):
+            def m(slot):
+                leg, s = slot
+                return (perm[leg], syms[leg][s])
+
+            pattern = frozenset(frozenset(m(x) for x in pair) for pair in stat.pattern)
+            out.setdefault(pattern, tuple(m(x) for x in stat.storage))
+    return list(out.items())
+
+
+@lru_cache(maxsize=None)
+def components(kinds: tuple[str, ...], order: int = 1) -> tuple:
+    """(pattern, name, storage) of every tensor of this order on concrete legs ``kinds``."""
+    out = []
+    for stat in STATISTICS.values():
+        if stat.order != order:
+            continue
+        for pattern, storage in images(stat, kinds):
+            out.append((pattern, stat.name, storage))
+    return tuple(out)
+
+
+@lru_cache(maxsize=None)
+def tensor_symmetries(name: str) -> tuple[tuple[int, ...], ...]:
+    """Permutations pi of storage positions with T[x] == T[x o pi] (from the leg symmetries)."""
+    stat = STATISTICS[name]
+    pos = {s: i for i, s in enumerate(stat.storage)}
+    perms = set()
+    for perm in itertools.permutations(range(len(stat.legs))):
+        if any(stat.legs[i] != stat.legs[perm[i]] for i in range(len(perm))):
+            continue
+        for syms in itertools.product(*[SLOT_SYMMETRIES[k] for k in stat.legs]):
+            m = lambda x: (perm[x[0]], syms[x[0]][x[1]])  # noqa: E731
+            pattern = frozenset(frozenset(m(x) for x in pair) for pair in stat.pattern)
+            if pattern == stat.pattern:
+                perms.add(tuple(pos[m(x)] for x in stat.storage))
+    return tuple(sorted(perms))
+
+
+def vertex_types() -> dict[tuple[str, ...], list[str]]:
+    """Interaction vertices: first-order statistics grouped by their sorted leg kinds."""
+    out: dict[tuple[str, ...], list[str]] = {}
+    for s in STATISTICS.values():
+        if s.order == 1:
+            out.setdefault(tuple(sorted(s.legs, key=_kind_order)), []).append(s.name)
+    return out
+
+
+def _kind_order(k: str) -> int:
+    return list(SLOTS).index(k)
+
+
+def identify(kinds: tuple[str, ...], pattern: frozenset, order: int):
+    """The statistic whose component on legs ``kinds`` has ``pattern``: (Statistic, storage) or None."""
+    for stat in STATISTICS.values():
+        if stat.order != order:
+            continue
+        for pat, storage in images(stat, kinds):
+            if pat == pattern:
+                return stat, storage
+    return None
