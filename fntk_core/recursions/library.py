@@ -28,6 +28,10 @@ def s2(a):  # sigma''_a
     return sig(2, a)
 
 
+def s3(a):  # sigma'''_a
+    return sig(3, a)
+
+
 def _K() -> Recursion:
     return recursion("K", ("1", "2"), C_b + C_W * E(s("1") * s("2")))
 
@@ -118,9 +122,64 @@ def _Q() -> Recursion:
     return recursion("Q", (d0, d1, d2, d3), new + prop)
 
 
+# ddNTK means (PDLT section 11.2; derivation and checks in docs/ddntk.md):
+#   E[dd_I H_{i0i1i2i3}]  = (1/n)[d_{i0i1}d_{i2i3} R_{0123} + d_{i0i2}d_{i3i1} R_{0231} + d_{i0i3}d_{i1i2} R_{0312}]
+#   E[dd_II H_{i1i2i3i4}] = (1/n)[d_{i1i2}d_{i3i4} S_{1234} + d_{i1i3}d_{i4i2} T_{1342} + d_{i1i4}d_{i2i3} U_{1423}]
+# Labels "d0".."d3" are the sample indices of the legs in the order of the definitions
+# (dd_I: legs i0..i3; dd_II: legs i1..i4 -> d0..d3).  Storage order is theory.md's, so
+# T is stored with labels (d0, d2, d3, d1) and U with (d0, d3, d1, d2).
+def _X(a, b):
+    """X_ab = lambda_W sigma'_a sigma_b + C_W Theta_ab sigma''_a sigma'_b."""
+    return lambda_W * s1(a) * s(b) + C_W * theta(a, b) * s2(a) * s1(b)
+
+
+def _R() -> Recursion:
+    d0, d1, d2, d3 = "d0", "d1", "d2", "d3"
+    # Y_01 = lambda_W sigma''_0 sigma_1 + C_W Theta_01 sigma'''_0 sigma'_1
+    Y = lambda_W * s2(d0) * s(d1) + C_W * theta(d0, d1) * s3(d0) * s1(d1)
+    new = C_W * theta(d0, d2) * theta(d0, d3) * E(Y * s1(d2) * s1(d3))
+    prop = r * C_W * E(s1(d2) * s1(d3)) * (
+        E(Y) * T("B", d0, d0, d2, d3)
+        + E(_X(d0, d1), B1) * T("P", d0, d2, d3, B1)
+        + C_W * E(s1(d0) * s1(d1)) * T("R", d0, d1, d2, d3)
+    )
+    return recursion("R", (d0, d1, d2, d3), new + prop)
+
+
+def _S() -> Recursion:
+    d0, d1, d2, d3 = "d0", "d1", "d2", "d3"
+    # Z_12 = lambda_W sigma'_1 sigma'_2 + C_W Theta_12 sigma''_1 sigma''_2
+    Z = lambda_W * s1(d0) * s1(d1) + C_W * theta(d0, d1) * s2(d0) * s2(d1)
+    new = C_W * theta(d0, d2) * theta(d1, d3) * E(Z * s1(d2) * s1(d3))
+    prop = r * C_W * E(s1(d2) * s1(d3)) * (
+        E(Z) * T("B", d0, d1, d2, d3) + C_W * E(s1(d0) * s1(d1)) * T("S", d0, d1, d2, d3)
+    )
+    return recursion("S", (d0, d1, d2, d3), new + prop)
+
+
+def _T() -> Recursion:
+    d0, d1, d2, d3 = "d0", "d1", "d2", "d3"
+    new = theta(d0, d1) * E(_X(d0, d2) * _X(d1, d3))
+    prop = r * (
+        T("F", B1, d0, B2, d1) * E(_X(d0, d2), B1) * E(_X(d1, d3), B2)
+        + C_W * E(s1(d1) * s1(d3)) * T("Q", d1, d3, d0, B1) * E(_X(d0, d2), B1)
+        + C_W * E(s1(d0) * s1(d2)) * T("Q", d0, d2, d1, B1) * E(_X(d1, d3), B1)
+        + C_W**2 * E(s1(d0) * s1(d2)) * E(s1(d1) * s1(d3)) * T("T", d0, d2, d3, d1)
+    )
+    return recursion("T", (d0, d2, d3, d1), new + prop)
+
+
+def _U() -> Recursion:
+    d0, d1, d2, d3 = "d0", "d1", "d2", "d3"
+    new = C_W**2 * theta(d0, d1) * theta(d0, d2) * theta(d1, d3) * E(s2(d0) * s2(d1) * s1(d2) * s1(d3))
+    prop = r * C_W**2 * E(s1(d0) * s1(d3)) * E(s1(d1) * s1(d2)) * T("U", d0, d3, d1, d2)
+    return recursion("U", (d0, d3, d1, d2), new + prop)
+
+
 _BUILDERS = {
     "K": _K, "Theta": _Theta, "V": _V, "K1": _K1, "Theta1": _Theta1,
     "F": _F, "D": _D, "A": _A, "B": _B, "P": _P, "Q": _Q,
+    "R": _R, "S": _S, "T": _T, "U": _U,
 }
 IMPLEMENTED = tuple(_BUILDERS)
 
