@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "the width is recorded and used for finite-width predictions)")
     s.add_argument("--tensors", default=DEFAULT_TENSORS, help=f"comma-separated (default {DEFAULT_TENSORS}); "
                                                               f"known: {','.join(TENSOR_RANKS)}")
+    s.add_argument("--recursions", choices=("builtin", "diagrams"), default="builtin",
+                   help="built-in recursions (theory.md section 3) or the ones assembled from Feynman diagrams")
     s.add_argument("--out", help="output file (default: standard output)")
     s.add_argument("--format", choices=("json", "table"), default="json", help=f"{RESULT_FORMAT} JSON or a text table")
 
@@ -128,6 +130,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--activation", required=True, help=f"one of: {', '.join(ACTIVATION_NAMES)}")
     c.add_argument("--alpha", type=float, help="LeakyReLU negative slope")
     c.add_argument("--formula", help="custom activation in z (with --activation custom)")
+
+    dg = sub.add_parser("diagrams", help="enumerate, check and export Feynman diagrams",
+                        description="Enumerate the O(1/n) diagrams of a statistic, check a diagram file, export LaTeX/TikZ.")
+    from .diagrams.command import configure_parser as _configure_diagrams
+
+    _configure_diagrams(dg)
+
+    st = sub.add_parser("study", help="the paper's three numerical studies: figures, tables, results",
+                        description="Run (or resume) one of the paper's studies; writes results.json, figures, summary.md.")
+    from .studies.command import configure_parser as _configure_study
+
+    _configure_study(st)
 
     m = sub.add_parser("sample", help="Monte-Carlo estimates from ensembles of finite-width networks (TensorFlow)",
                        description="Sample E networks at width n and estimate the statistics with standard errors.")
@@ -147,7 +161,13 @@ def _cmd_solve(args) -> int:
     from .solver import solve
 
     spec, x = spec_and_inputs_from_args(args)
-    result = solve(spec, x, tensors=parse_tensor_list(args.tensors))
+    names = parse_tensor_list(args.tensors)
+    recursions = None
+    if args.recursions == "diagrams":
+        from .diagrams import assembled_recursions
+
+        recursions = assembled_recursions(names)
+    result = solve(spec, x, tensors=names, recursions=recursions)
     write_result(result, args.out, args.format)
     return 0
 
@@ -170,6 +190,18 @@ def _cmd_sample(args) -> int:
     return run_sample(spec, x, args)
 
 
+def _cmd_diagrams(args) -> int:
+    from .diagrams.command import run
+
+    return run(args)
+
+
+def _cmd_study(args) -> int:
+    from .studies.command import run
+
+    return run(args)
+
+
 def _open_app(args) -> int:
     try:
         from app.main import main as app_main
@@ -182,7 +214,8 @@ def _open_app(args) -> int:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"solve": _cmd_solve, "criticality": _cmd_criticality, "sample": _cmd_sample}
+    handlers = {"solve": _cmd_solve, "criticality": _cmd_criticality, "sample": _cmd_sample,
+                "diagrams": _cmd_diagrams, "study": _cmd_study}
     try:
         if args.command is None:
             return _open_app(args)
