@@ -434,3 +434,12 @@ def test_invalid_covariance_raises():
         expect_piecewise(np.array([[1.0, 0.2], [0.1, 1.0]]), [S, S], RELU)
     with pytest.raises(ValueError, match="d <= 4"):
         expect_piecewise(np.eye(5), [S] * 5, RELU)
+
+
+def test_linear_activation_has_no_deltas_even_in_products():
+    """sigma'' = 0 identically for slopes (1, 1): products of 'deltas' are plain zeros."""
+    cov = np.array([[1.0, 0.3], [0.3, 2.0]])
+    assert expect_piecewise(cov, [((2, 2), 0), ((0,), 0)], (1.0, 1.0)) == 0.0
+    assert expect_piecewise(cov, [((3, 1), 0), ((1,), 0)], (1.0, 1.0)) == 0.0
+    with pytest.raises(ValueError, match="ill-defined"):
+        expect_piecewise(cov, [((2, 2), 0), ((0,), 0)], (1.0, 0.0))

@@ -88,6 +88,8 @@ def _group_atoms(group, s_plus, s_minus):
     if any(int(m) != m or m < 0 for m in orders) or int(nderiv) != nderiv or nderiv < 0:
         raise ValueError(f"orders and nderiv must be integers >= 0, got {group!r}")
     high = [int(m) for m in orders if m >= 2]
+    if high and s_plus == s_minus:
+        return []  # linear: sigma^(m) = 0 for m >= 2, no delta at all
     if len(high) > 1:
         raise ValueError(
             f"group {group!r}: product of two deltas (two factors sigma^(m), m >= 2, "
