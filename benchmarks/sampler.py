@@ -4,13 +4,14 @@
 
 Compares, in one run:
   * fntk's sampler (batched ensembles, forward equations of theory.md section 1),
-    end to end (``sample(..., tensors=["K", "Theta"])``, estimators included) and
-    the bare forward pass;
-  * the straightforward alternative: per network, tf.GradientTape Jacobians of the
-    outputs with respect to all parameters (vectorised jacobian), contracted into the
-    NTK  Theta = sum_mu lambda_mu J J^T;
+    end to end (``sample(..., tensors=["K", "Theta"])``, default chunk, estimators
+    included) and the bare forward pass;
+  * the straightforward alternative: per network (drawn with NumPy), tf.GradientTape
+    Jacobians of the outputs with respect to all parameters (vectorised jacobian, in a
+    tf.function traced once), contracted into the NTK  Theta = sum_mu lambda_mu J J^T;
   * plain tf.matmul throughput on this machine, for the achieved GFLOP/s.
 Ends with ``speedup_vs_gradient_tape: X`` (end-to-end sampler vs GradientTape).
+Times are medians of repeats (the machine may be shared).
 """
 from __future__ import annotations
 
@@ -29,22 +30,36 @@ WIDTH, DEPTH, N0 = 100, 4, 2
 X = np.array([(-0.9895229339599609, -0.5992491841316223), (-0.17877478897571564, 2.253682851791382)])
 
 
-def _best(fn, repeat=3):
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def ntk_flops_per_network(n=WIDTH, N=2, depth=DEPTH, n0=N0):
-    """Multiply-adds x 2 of the forward equations (z and NTK), per network."""
+    """Flops (2 x multiply-adds) of the GEMMs that the sampler runs per network for K and Theta.
+
+    z: x W1^T, then sigma W^T per layer.  NTK (diagonals/traces only, engine's Jacobian mode):
+    J^(l)_a = (W_l D_a) [J^(l-1)_a] with J^(l-1)_a of width n_1 + ... + n_{l-2}, per input a;
+    the O(n^2) diagonals, scalings and the layer-1/2 blocks (no GEMM) are not counted.
+    """
     f = 2 * N * n * n0
     for _ in range(2, depth + 1):
         f += 2 * N * n * n  # z
-        f += 2 * (N * N) * (n * n * n) * 2  # Y = Theta W^T, then W Y
+    for l in range(3, depth + 1):
+        f += 2 * N * n * n * (n * (l - 2))
     return f
+
+
+def naive_ntk_flops_per_network(n=WIDTH, N=2, depth=DEPTH, n0=N0):
+    """The same with the whole NTK matrices for all ordered input pairs (Y = Theta W^T, then W Y)."""
+    f = 2 * N * n * n0
+    for _ in range(2, depth + 1):
+        f += 2 * N * n * n + 2 * (N * N) * (n * n * n) * 2
+    return f
+
+
+def _median(fn, repeat=5):
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
 
 
 def main() -> int:
@@ -59,24 +74,35 @@ def main() -> int:
           f"depth {DEPTH}, {len(X)} inputs")
 
     # -- fntk sampler, end to end --------------------------------------------------
-    E = 512
-    sample(spec, X, networks=64, width=WIDTH, tensors=["K", "Theta"], seed=0, chunk=64)  # warm-up
-    t = _best(lambda: sample(spec, X, networks=E, width=WIDTH, tensors=["K", "Theta"], seed=1, chunk=64), 2)
+    # (the traced tf.function is cached between sample() calls with the same settings, like
+    # the GradientTape function below; tracing is excluded from both by a warm-up call)
+    E = 1024
+    kw = dict(width=WIDTH, tensors=["K", "Theta"])
+    r = sample(spec, X, networks=64, seed=0, **kw)  # warm-up (traces)
+    t = _median(lambda: sample(spec, X, networks=E, seed=1, **kw), 5)
     rate_sampler = E / t
-    print(f"fntk sampler (end to end, K+Theta with errors, chunk 64): {rate_sampler:10.1f} networks/s")
+    print(f"fntk sampler (end to end, K+Theta with errors, chunk {r.meta['chunk']}): {rate_sampler:10.1f} networks/s")
+    names = ["K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B"]
+    sample(spec, X, networks=64, seed=0, width=WIDTH, tensors=names)
+    t = _median(lambda: sample(spec, X, networks=256, seed=1, width=WIDTH, tensors=names), 3)
+    print(f"fntk sampler (end to end, all 9 default tensors, whole NTK matrices): {256 / t:10.1f} networks/s")
 
-    # -- bare forward equations -------------------------------------------------------
-    ens = Ensemble(spec.with_widths([WIDTH] * DEPTH), X, [WIDTH] * DEPTH, seed=0, dtype="float64", chunk=64,
-                   blocks=8, need_ntk=True, need_dntk=False)
-    fwd = tf.function(lambda e0: ens.forward(*ens.params(e0, 64))[-1]["theta"],
+    # -- bare forward equations (the features for K, Theta, no estimators) ---------------
+    from fntk_core.sampling.api import wanted_features
+
+    C = 64
+    ens = Ensemble(spec.with_widths([WIDTH] * DEPTH), X, [WIDTH] * DEPTH, seed=0, dtype="float64", chunk=C,
+                   blocks=8, need_ntk=True, need_dntk=False, features=wanted_features(["K", "Theta"]))
+    fwd = tf.function(lambda e0: ens.fast_features(*ens.params(e0, C))["t2"],
                       input_signature=[tf.TensorSpec([], tf.int64)])
     fwd(tf.constant(0, tf.int64))
-    reps = 6
-    t = _best(lambda: [fwd(tf.constant(64 * i, tf.int64)).numpy() for i in range(reps)], 2)
-    rate_fwd = 64 * reps / t
+    reps = 8
+    t = _median(lambda: [fwd(tf.constant(C * i, tf.int64)).numpy() for i in range(reps)], 5)
+    rate_fwd = C * reps / t
     flops = ntk_flops_per_network()
-    print(f"fntk forward equations only (chunk 64):               {rate_fwd:10.1f} networks/s, "
-          f"{rate_fwd * flops / 1e9:6.2f} GFLOP/s ({flops / 1e6:.1f} MFLOP per network)")
+    print(f"fntk forward equations only (chunk {C}):               {rate_fwd:10.1f} networks/s, "
+          f"{rate_fwd * flops / 1e9:6.2f} GFLOP/s in GEMMs ({flops / 1e6:.1f} MFLOP per network; whole NTK "
+          f"matrices for all ordered pairs would be {naive_ntk_flops_per_network() / 1e6:.1f})")
 
     # -- straightforward alternative: GradientTape Jacobians per network --------------
     dims = [N0] + [WIDTH] * DEPTH
@@ -107,21 +133,21 @@ def main() -> int:
             ps.append(tf.constant(np.zeros(dims[l])))
         return ps
 
-    nets = [draw() for _ in range(8)]
-    tape_ntk(nets[0])
-    t = _best(lambda: [tape_ntk(p).numpy() for p in nets], 2)
-    rate_tape = len(nets) / t
+    tape_ntk(draw())  # traced once (tf.function), like the sampler's chunk function
+    nt = 8
+    t = _median(lambda: [tape_ntk(draw()).numpy() for _ in range(nt)], 5)  # drawing included, as in the sampler
+    rate_tape = nt / t
     print(f"GradientTape Jacobians per network (tf.function):     {rate_tape:10.1f} networks/s")
 
     # -- plain matmul throughput ------------------------------------------------------
     a = tf.constant(rng.normal(size=(64, WIDTH, WIDTH)))
     mm = tf.function(lambda a: tf.matmul(a, a))
     mm(a)
-    t = _best(lambda: [mm(a).numpy() for _ in range(20)], 3)
+    t = _median(lambda: [mm(a).numpy() for _ in range(20)], 5)
     gf_small = 20 * 64 * 2 * WIDTH**3 / t / 1e9
     big = tf.constant(rng.normal(size=(1500, 1500)))
     mm(big)
-    t = _best(lambda: mm(big).numpy(), 3)
+    t = _median(lambda: mm(big).numpy(), 5)
     gf_big = 2 * 1500**3 / t / 1e9
     print(f"plain tf.matmul float64: batched 64x{WIDTH}x{WIDTH}: {gf_small:6.2f} GFLOP/s; 1500x1500: {gf_big:6.2f} GFLOP/s")
     print(f"forward equations reach {100 * rate_fwd * flops / 1e9 / gf_small:.0f}% of batched matmul, "

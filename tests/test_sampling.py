@@ -228,3 +228,69 @@ def test_control_variates_agree_and_reduce_variance():
         np.testing.assert_array_equal(a.tensors[k][:2], b.tensors[k][:2])  # layers 1, 2 untouched
         assert np.all(np.abs(a.tensors[k] - b.tensors[k]) <= 3 * b.stderr[k] + 1e-12)
     assert a.meta["variance_ratio_control_variates"]["Theta"] < 0.9
+
+
+@pytest.mark.parametrize("act,N,widths,tensors", [
+    ("tanh", 2, [4, 3, 5], ["K", "Theta", "V", "D", "F", "A", "B"]),  # whole NTK matrices (pair recursion)
+    ("relu", 3, [5, 4, 6, 3], ["K", "Theta", "V", "D", "F", "A", "B"]),
+    ("tanh", 3, [4, 6, 5, 3], ["K", "Theta"]),  # traces only (per-input Jacobians)
+    ("relu", 2, [5, 5, 5, 5], ["K", "Theta", "D", "A"]),  # diagonals (Jacobians)
+    ("tanh", 1, [4, 3, 5], ["Theta", "B"]),
+    ("tanh", 2, [4, 3, 5], ["K", "V"]),  # no NTK
+])
+def test_fast_features_match_full_forward_equations(act, N, widths, tensors):
+    """The engine's fast path (only what the requested tensors need, input pairs a <= b) gives the
+    same per-network features as the whole forward equations (checked against autodiff above)."""
+    import tensorflow as tf
+
+    from fntk_core.sampling.api import wanted_features
+    from fntk_core.sampling.engine import _NTK_FEATURES, Ensemble
+
+    rng = np.random.default_rng(len(widths) + N)
+    L = len(widths)
+    spec = NetworkSpec(n0=3, depth=L, activation=get_activation(act), c_w=list(rng.uniform(0.5, 2, L)),
+                       c_b=list(rng.uniform(0, 0.5, L)), lambda_w=list(rng.uniform(0.5, 1.5, L)),
+                       lambda_b=list(rng.uniform(0, 0.5, L)))
+    x = rng.normal(size=(N, 3))
+    want = wanted_features(tensors)
+    kw = dict(seed=3, dtype="float64", chunk=3, blocks=2, need_dntk=False, control_variates=True)
+    fast = Ensemble(spec, x, widths, need_ntk=bool(want & _NTK_FEATURES), features=want, **kw)
+    ref = Ensemble(spec, x, widths, need_ntk=True, **kw)
+    Ws, bs = fast.params(tf.constant(2, tf.int64), 3)
+    a = fast.fast_features(Ws, bs)
+    b = ref.features(ref.forward(Ws, bs))
+    assert set(want) <= set(a) <= set(b)
+    for k in a:
+        scale = max(np.abs(b[k].numpy()).max(), 1.0)
+        np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), rtol=0, atol=1e-12 * scale, err_msg=k)
+
+
+def test_normals_are_those_of_stateless_random_normal():
+    """The XLA Box-Muller on Philox bits reproduces StatelessRandomNormalV2 (same key, counter)."""
+    import tensorflow as tf
+
+    from fntk_core.sampling import engine
+
+    if not engine.xla_available():
+        pytest.skip("no XLA here: the engine uses StatelessRandomNormalV2 itself")
+    shape = tf.constant([200002], tf.int64)
+    for seed, ctr in ((0, 0), (11, 12345), (2**63 + 5, 2**40)):
+        key = tf.constant([seed], tf.uint64)
+        counter = tf.constant([ctr, 0], tf.uint64)
+        a = engine._philox_normal_xla(shape, key, counter).numpy()
+        b = tf.raw_ops.StatelessRandomNormalV2(shape=shape, key=key, counter=counter, alg=1, dtype=tf.float64).numpy()
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
+
+
+def test_traced_function_is_reused_across_runs_and_seeds():
+    from fntk_core.sampling import engine, sample
+
+    kw = dict(networks=40, width=5, tensors=["K", "Theta", "V"], chunk=16)
+    a = sample(_spec(depth=2), X2, seed=21, **kw)
+    ens = engine._CACHE[next(reversed(engine._CACHE))]
+    b = sample(_spec(depth=2), X2, seed=22, **kw)
+    assert engine._CACHE[next(reversed(engine._CACHE))] is ens
+    assert a.meta["tf_function_traces"] == 1 and b.meta["tf_function_traces"] == 1
+    assert not np.allclose(a.tensors["K"], b.tensors["K"])
+    c = sample(_spec(depth=2), X2, seed=21, **kw)
+    np.testing.assert_array_equal(a.tensors["K"], c.tensors["K"])

@@ -15,6 +15,12 @@ ensemble is cut into chunks.
 """
 from __future__ import annotations
 
+import json
+import math
+import os
+import threading
+from collections import OrderedDict
+
 import numpy as np
 import tensorflow as tf
 
@@ -55,6 +61,95 @@ def configure_tf() -> dict:
     return dict(_CONFIGURED)
 
 
+# -- standard normals: the stream of StatelessRandomNormalV2 (Philox, float64), faster -------
+#
+# TensorFlow's CPU kernel turns each Philox output (4 x uint32) into two float64 normals by
+# Box-Muller with scalar log / sincos; that was half the sampler's time.  Here the same
+# Philox bits (StatelessRandomUniformFullIntV2, same key and counter: bit-identical) go
+# through the same Box-Muller map in one XLA-fused, vectorised loop, with sin/cos(2 pi v) by
+# quadrant reduction and Taylor polynomials on [-pi/4, pi/4] (truncation < 1e-16).  The
+# normals agree with StatelessRandomNormalV2's to a few ulp (|diff| < 1e-14; the test suite
+# checks this), so the networks are the same ones.
+_SIN = [(-1) ** k / math.factorial(2 * k + 1) for k in range(8)]
+_COS = [(-1) ** k / math.factorial(2 * k) for k in range(9)]
+
+
+def _uint64_to_unit(u):
+    """Philox uint64 (= x1 << 32 | x0 of the uint32 pair) -> [0, 1) as TensorFlow's Uint64ToDouble(x0, x1)."""
+    lo = tf.bitwise.right_shift(u, tf.constant(32, tf.uint64))
+    hi = tf.bitwise.left_shift(tf.bitwise.bitwise_and(u, tf.constant(0xFFFFF, tf.uint64)), tf.constant(32, tf.uint64))
+    one = tf.constant(1023 << 52, tf.uint64)
+    return tf.bitcast(tf.bitwise.bitwise_or(tf.bitwise.bitwise_or(hi, lo), one), tf.float64) - 1.0
+
+
+def _sincos_2pi(v):
+    """sin(2 pi v), cos(2 pi v) for v in [0, 1)."""
+    q = tf.round(4.0 * v)
+    th = (v - 0.25 * q) * (2.0 * math.pi)  # |th| <= pi/4
+    t2 = th * th
+    sn = _SIN[-1]
+    for c in _SIN[-2::-1]:
+        sn = sn * t2 + c
+    sn = sn * th
+    cs = _COS[-1]
+    for c in _COS[-2::-1]:
+        cs = cs * t2 + c
+    k = tf.math.floormod(tf.cast(q, tf.int32), 4)
+    sin = tf.where(k == 0, sn, tf.where(k == 1, cs, tf.where(k == 2, -sn, -cs)))
+    cos = tf.where(k == 0, cs, tf.where(k == 1, -sn, tf.where(k == 2, -cs, sn)))
+    return sin, cos
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _philox_normal_xla(shape, key, counter):
+    bits = tf.raw_ops.StatelessRandomUniformFullIntV2(shape=shape, key=key, counter=counter, alg=1, dtype=tf.uint64)
+    f = tf.reshape(_uint64_to_unit(bits), [-1, 2])
+    r = tf.sqrt(-2.0 * tf.math.log(tf.maximum(f[:, 0], 1.0e-7)))
+    sin, cos = _sincos_2pi(f[:, 1])
+    return tf.reshape(tf.stack([sin * r, cos * r], 1), [-1])
+
+
+_XLA: bool | None = None
+
+
+def xla_available() -> bool:
+    """Whether XLA compiles here (else the normals come from StatelessRandomNormalV2 itself)."""
+    global _XLA
+    if _XLA is None:
+        if os.environ.get("FNTK_SAMPLER_XLA_RNG", "1") == "0":
+            _XLA = False
+        else:
+            try:
+                key = tf.constant([1], tf.uint64)
+                ctr = tf.constant([0, 0], tf.uint64)
+                shape = tf.constant([8], tf.int64)
+                a = _philox_normal_xla(shape, key, ctr).numpy()
+                b = tf.raw_ops.StatelessRandomNormalV2(shape=shape, key=key, counter=ctr, alg=1, dtype=tf.float64).numpy()
+                _XLA = bool(np.allclose(a, b, rtol=0, atol=1e-13))
+            except Exception:  # no XLA in this build / on this device
+                _XLA = False
+    return _XLA
+
+
+def _diag_from_jacobians(blocks, pa, pb, trace_only):
+    """Diagonals (E, P, n) (or traces (E, P)) of Theta_ab = sum_k C[., p, k] J^(k)_a J^(k)_b^T + c_own 1
+    from J (E, N, n, sum(blocks)).  (Fusing this under XLA measured no faster.)"""
+    def fn(J, C, c_own):
+        Ja, Jb = tf.gather(J, list(pa), axis=1), tf.gather(J, list(pb), axis=1)  # (E, P, n, S)
+        out = None
+        o = 0
+        for k, w in enumerate(blocks):
+            r = Ja[..., o:o + w] * Jb[..., o:o + w]
+            r = tf.reduce_sum(r, [-2, -1]) if trace_only else tf.reduce_sum(r, -1)
+            ck = C[:, :, k]
+            r = ck * r if trace_only else tf.expand_dims(ck, -1) * r
+            out = r if out is None else out + r
+            o += w
+        n = J.shape[2]
+        return out + (n * c_own if trace_only else c_own[:, :, None])
+    return fn
+
+
 def distribute_chunk(fn, *args):
     """Where several devices would come in.
 
@@ -72,11 +167,43 @@ def _outer(a, b):
     return a[..., :, :, None, None] * b[..., None, None, :, :]
 
 
+# per-network features (see Ensemble.features); "r" = Rao-Blackwellised
+_Z_FEATURES = frozenset({"k2", "v4", "rk2", "rv4"})
+_NTK_FEATURES = frozenset({"t2", "d4", "a4", "f4", "b4", "rt2", "rd4", "ra4", "rf4", "rb4"})
+_DNTK_FEATURES = frozenset({"p4", "q4"})
+_FULL_NTK_FEATURES = frozenset({"f4", "b4", "rf4", "rb4"})  # need whole n x n NTK matrices
+
+
+def _gram(u, v=None):
+    """(E, N, n), (E, N, n) -> (E, N, N): sum_i u_ai v_bi."""
+    return tf.matmul(u, u if v is None else v, transpose_b=True)
+
+
+def _pair_products(u, v):
+    """(E, N, N, n) x (E, N, N, n) -> (E, N, N, N, N): sum_i u_{ac,i} v_{bd,i}  [e, a, b, c, d]."""
+    s = tf.shape(u)
+    N = u.shape[1]
+    uf = tf.reshape(u, tf.stack([s[0], N * N, s[3]]))
+    vf = tf.reshape(v, tf.stack([s[0], N * N, s[3]]))
+    r = tf.reshape(tf.matmul(uf, vf, transpose_b=True), tf.stack([s[0], N, N, N, N]))  # [a, c, b, d]
+    return tf.transpose(r, [0, 1, 3, 2, 4])
+
+
+def _pair_products_same(u, v):
+    """(E, N, N, n) x (E, N, N, n) -> (E, N, N, N, N): sum_i u_{ab,i} v_{cd,i}  [e, a, b, c, d]."""
+    s = tf.shape(u)
+    N = u.shape[1]
+    uf = tf.reshape(u, tf.stack([s[0], N * N, s[3]]))
+    vf = tf.reshape(v, tf.stack([s[0], N * N, s[3]]))
+    return tf.reshape(tf.matmul(uf, vf, transpose_b=True), tf.stack([s[0], N, N, N, N]))
+
+
 class Ensemble:
     """Draws chunks of networks and returns their per-network features, block-summed."""
 
     def __init__(self, spec, x: np.ndarray, widths, *, seed: int, dtype: str, chunk: int,
-                 blocks: int, need_ntk: bool, need_dntk: bool, control_variates: bool = False):
+                 blocks: int, need_ntk: bool, need_dntk: bool, control_variates: bool = False,
+                 features=None):
         self.control_variates = bool(control_variates)
         self.spec = spec
         self.dtype = tf.float64 if dtype == "float64" else tf.float32
@@ -99,26 +226,71 @@ class Ensemble:
             self.layout.append((off, off + nw, off + nw + self.dims[l]))
             off += nw + self.dims[l]
         self.M = off + (off % 2)
+        # the per-network features to compute (None: all that need_ntk / need_dntk allow)
+        if features is None:
+            features = set(_Z_FEATURES)
+            if self.need_ntk:
+                features |= _NTK_FEATURES
+            if self.need_dntk:
+                features |= _DNTK_FEATURES
+        self.want = frozenset(features)
+        if not self.need_ntk and self.want & (_NTK_FEATURES | _DNTK_FEATURES):
+            raise ValueError("NTK features requested without need_ntk")
+        if not self.need_dntk and self.want & _DNTK_FEATURES:
+            raise ValueError("dNTK features requested without need_dntk")
+        self._pairs_setup()
         self.traces = 0
         self._fn = tf.function(
             self._chunk,
-            input_signature=[tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int32)],
+            input_signature=[tf.TensorSpec([], tf.int64), tf.TensorSpec([], tf.int32), tf.TensorSpec([1], tf.uint64)],
             jit_compile=False,
             autograph=False,  # no tensor-dependent Python control flow; keeps SymPy out of autograph
         )
 
+    # -- input pairs (a <= b): the NTK of (b, a) is the transpose of that of (a, b) ------
+    def _pairs_setup(self):
+        N = self.N
+        pairs = [(a, b) for a in range(N) for b in range(a, N)]
+        P = len(pairs)
+        pid = np.zeros((N, N), np.int32)
+        for p, (a, b) in enumerate(pairs):
+            pid[a, b] = pid[b, a] = p
+        self.P = P
+        self.pair_a = np.array([a for a, _ in pairs], np.int32)
+        self.pair_b = np.array([b for _, b in pairs], np.int32)
+        self.pair_of = pid  # (N, N) -> pair index
+        g_idx = np.zeros((N,) * 4, np.int32)  # into g[a, p, c] (N, P, N), see _contract_f
+        b_idx = np.zeros((N,) * 4, np.int32)  # into [S1 | S2] (2 P^2), see _contract_b
+        for a in range(N):
+            for b in range(N):
+                for c in range(N):
+                    for d in range(N):
+                        if b <= d:
+                            g_idx[a, b, c, d] = (a * P + pid[b, d]) * N + c
+                        else:
+                            g_idx[a, b, c, d] = (c * P + pid[d, b]) * N + a
+                        b_idx[a, b, c, d] = (0 if (a <= c) == (b <= d) else P * P) + pid[a, c] * P + pid[b, d]
+        self.g_idx, self.b_idx = g_idx, b_idx
+        # with whole NTK matrices (features F, B): pair recursion; else per-input Jacobians
+        self.full_mode = bool(self.want & _FULL_NTK_FEATURES)
+
     # -- random parameters ------------------------------------------------------
-    def draw(self, e0, E):
-        """Standard normals of networks e0 .. e0+E-1 as (E, M), float64."""
-        counter = tf.bitcast(e0 * (self.M // 2), tf.uint64)
+    def draw(self, e0, E, key=None):
+        """Standard normals of networks e0 .. e0+E-1 as (E, M), float64.
+
+        ``key``: (1,) uint64 tensor (the seed); default this ensemble's seed."""
+        counter = tf.bitcast(tf.cast(e0, tf.int64) * (self.M // 2), tf.uint64)
         counter = tf.stack([counter, tf.constant(0, tf.uint64)])
-        flat = tf.raw_ops.StatelessRandomNormalV2(
-            shape=tf.constant([E * self.M], tf.int64), key=tf.constant([self.key], tf.uint64),
-            counter=counter, alg=1, dtype=tf.float64)
+        key = tf.constant([self.key], tf.uint64) if key is None else key
+        if xla_available():
+            flat = _philox_normal_xla(tf.constant([E * self.M], tf.int64), key, counter)
+        else:
+            flat = tf.raw_ops.StatelessRandomNormalV2(
+                shape=tf.constant([E * self.M], tf.int64), key=key, counter=counter, alg=1, dtype=tf.float64)
         return tf.reshape(flat, [E, self.M])
 
-    def params(self, e0, E):
-        g = self.draw(e0, E)
+    def params(self, e0, E, key=None):
+        g = self.draw(e0, E, key)
         Ws, bs = [], []
         for l in range(1, self.L + 1):
             a, b, c = self.layout[l - 1]
@@ -269,25 +441,219 @@ class Ensemble:
                 f["rf4"] = rf4
                 f["rb4"] = rb4
             for k, v in f.items():
+                if k in self.want:
+                    feats.setdefault(k, []).append(tf.cast(v, tf.float64))
+        self._control_variates(feats)
+        return {k: tf.stack(v, axis=1) for k, v in feats.items()}
+
+    # -- fast path (no dNTK): only what the wanted features need -------------------------
+    #
+    # Input pairs p = (a <= b) only (Theta-hat_{ba} = Theta-hat_{ab}^T).  Two ways to the NTK:
+    #  * whole matrices (features F, B): Theta^(l) pairs stored as T[e, i, p, j]; one layer is
+    #    two GEMMs over all pairs at once, (D_a T_p D_b) W^T stacked along rows, then
+    #    W (...) stacked along columns; layer 2 is one GEMM (Theta^(1) is proportional to 1).
+    #  * diagonals / traces only (K, Theta, K1, Theta1, V, D, A): per-input Jacobians
+    #    J^(l,k)_a = dz^(l)_a / dz^(k)_a (n_l x n_k), forward mode, all inputs and k < l in
+    #    one GEMM per layer; Theta^(l)_ab = sum_k c^(k)_ab J^(l,k)_a J^(l,k)_b^T + c^(l)_ab 1,
+    #    so its diagonal costs O(n^2) per pair and block, and nothing is O(n^3) per pair.
+    def _to_pairs(self, x):
+        """(E, N, N, ...) symmetric in (a, b) -> (E, P, ...)."""
+        flat = tf.reshape(x, tf.concat([[-1, self.N * self.N], tf.shape(x)[3:]], 0))
+        return tf.gather(flat, self.pair_a * self.N + self.pair_b, axis=1)
+
+    def _from_pairs(self, x):
+        """(E, P, ...) -> (E, N, N, ...)."""
+        return tf.gather(x, self.pair_of, axis=1)
+
+    def _diag_pairs(self, T):
+        """T (E, n, P, n) -> diagonals (E, P, n)."""
+        n, P = T.shape[1], self.P
+        idx = (np.arange(n)[None, :] * (P * n + 1) + np.arange(P)[:, None] * n).astype(np.int32)
+        return tf.gather(tf.reshape(T, [-1, n * P * n]), idx, axis=1)
+
+    def _contract_f(self, u, T):
+        """out[a,b,c,d] = sum_ij u_ai u_cj Theta_{bd;ij} from pairs T (E, n, P, n), u (E, N, n)."""
+        n, P, N = T.shape[1], self.P, self.N
+        Tu = tf.matmul(tf.reshape(T, [-1, n * P, n]), u, transpose_b=True)  # [e, i, p, c]
+        g = tf.matmul(u, tf.reshape(Tu, [-1, n, P * N]))  # [e, a, p, c]
+        return tf.gather(tf.reshape(g, [-1, N * P * N]), self.g_idx, axis=1)
+
+    def _contract_b(self, S1, S2):
+        """out[a,b,c,d] = sum_ij Theta_{ac;ij} Theta_{bd;ij} from S1[p,q] = <T_p, T_q>, S2[p,q] = <T_p, T_q^T>."""
+        P = self.P
+        cat = tf.concat([tf.reshape(S1, [-1, P * P]), tf.reshape(S2, [-1, P * P])], 1)
+        return tf.gather(cat, self.b_idx, axis=1)
+
+    def _frobenius(self, T):
+        n, P = T.shape[1], self.P
+        Tp = tf.reshape(tf.transpose(T, [0, 2, 1, 3]), [-1, P, n * n])
+        TpT = tf.reshape(tf.transpose(T, [0, 2, 3, 1]), [-1, P, n * n])
+        return tf.matmul(Tp, Tp, transpose_b=True), tf.matmul(Tp, TpT, transpose_b=True)
+
+    def _delta(self, c, n):
+        """c (E, P) -> c_p delta_ij as (E, n, P, n)."""
+        return tf.eye(n, dtype=self.dtype)[:, None, :] * c[:, None, :, None]
+
+    def fast_features(self, Ws, bs):
+        """The wanted per-network features (same definitions as ``features``), no dNTK."""
+        want, L, N, P = self.want, self.L, self.N, self.P
+        dt = self.dtype
+        x = self.x
+        E = tf.shape(Ws[0])[0]
+        ntk = self.need_ntk and bool(want & _NTK_FEATURES)
+        full = ntk and self.full_mode
+        need_diag = [False] * (L + 2)  # diagonal of Theta^(l) (else the trace is enough)
+        for l in range(1, L + 1):
+            need_diag[l] = bool(want & {"d4", "a4", "f4", "b4"}) or (l < L and bool(want & {"rt2", "rd4", "ra4"}))
+        pa, pb = self.pair_a, self.pair_b
+        gram_x = tf.matmul(x, x, transpose_b=True) / self.dims[0]  # (N, N)
+        feats = {}
+        z = tf.matmul(tf.broadcast_to(x[None], tf.stack([E, N, self.dims[0]])), Ws[0], transpose_b=True) + bs[0][:, None, :]
+        s = s1 = zprev = None  # sigma, sigma', z of the layer below
+        T = M = J = None
+        cs, blocks = [], []
+        td = tr = None
+        for l in range(1, L + 1):
+            p = self.spec.layer_params(l)
+            n = self.dims[l]
+            m = self.dims[l - 1]
+            f = {}
+            if l > 1:
+                W = Ws[l - 1]
+                s = self.act[0](zprev)
+                z = tf.matmul(s, W, transpose_b=True) + bs[l - 1][:, None, :]
+                gram = _gram(s) / m
+                if ntk:
+                    s1 = self.act[1](zprev)
+            else:
+                gram = tf.broadcast_to(gram_x[None], tf.stack([E, N, N]))
+            # ---- NTK of this layer ----
+            if ntk:
+                c_own = self._to_pairs(p["lambda_b"] + p["lambda_W"] * gram)  # (E, P)
+                td_prev = td
+                if l == 1:
+                    td = tf.broadcast_to(c_own[:, :, None], tf.stack([E, P, n]))
+                    tr = c_own * n
+                elif full:
+                    sa, sb = tf.gather(s1, pa, axis=1), tf.gather(s1, pb, axis=1)  # (E, P, m)
+                    if l == 2:
+                        w = cs[0][:, :, None] * sa * sb  # Theta^(1) = c^(1) 1:  D_a Theta^(1) D_b = diag(w)
+                        M = w
+                        V = tf.transpose(W, [0, 2, 1])[:, :, None, :] * tf.transpose(w, [0, 2, 1])[:, :, :, None]
+                        T = tf.matmul(W, tf.reshape(V, [-1, m, P * n]))  # [e, i, (p, k)]
+                    else:
+                        M = T * tf.transpose(sa, [0, 2, 1])[:, :, :, None] * sb[:, None, :, :]  # D_a T_p D_b
+                        U = tf.matmul(tf.reshape(M, [-1, m * P, m]), W, transpose_b=True)  # [e, j, p, k]
+                        T = tf.matmul(W, tf.reshape(U, [-1, m, P * n]))
+                    T = tf.reshape(T, [-1, n, P, n]) + self._delta(c_own, n)
+                    td = self._diag_pairs(T)
+                    tr = tf.reduce_sum(td, -1)
+                else:
+                    # forward-mode Jacobians J[e, a, i, (k, j)] = J^(l,k)_{a; ij}, k = 1 .. l-1
+                    blk = W[:, None, :, :] * s1[:, :, None, :]  # J^(l,l-1)_a = W D_a  (E, N, n, m)
+                    if J is None:
+                        J = blk
+                    else:  # J^(l,k)_a = (W D_a) J^(l-1,k)_a
+                        J = tf.concat([tf.matmul(blk, J), blk], -1)
+                    blocks.append(m)
+                    C = tf.stack(cs, -1)  # (E, P, l-1)
+                    fn = _diag_from_jacobians(tuple(blocks), tuple(pa.tolist()), tuple(pb.tolist()),
+                                              not need_diag[l])
+                    if need_diag[l]:
+                        td = fn(J, C, c_own)
+                        tr = tf.reduce_sum(td, -1)
+                    else:
+                        td = None
+                        tr = fn(J, C, c_own)
+                cs.append(c_own)
+            # ---- plain features ----
+            npair = n * (n - 1) if n > 1 else 1.0
+            Sz = _gram(z)
+            if "k2" in want:
+                f["k2"] = Sz / n
+            if want & {"v4", "d4", "f4"}:
+                zz = z[:, :, None, :] * z[:, None, :, :]  # (E, N, N, n)
+            if "v4" in want:
+                f["v4"] = (_outer(Sz, Sz) - _pair_products_same(zz, zz)) / npair
+            if ntk:
+                St = self._from_pairs(tr)
+                tdf = self._from_pairs(td) if need_diag[l] else None
+                if "t2" in want:
+                    f["t2"] = St / n
+                if "d4" in want:
+                    f["d4"] = (_outer(Sz, St) - _pair_products_same(zz, tdf)) / npair
+                if "a4" in want:
+                    f["a4"] = (_outer(St, St) - _pair_products_same(tdf, tdf)) / npair
+                zero4 = tf.zeros(tf.stack([E] + [N] * 4), dt)
+                if "f4" in want:
+                    f["f4"] = zero4 if l == 1 else (self._contract_f(z, T) - _pair_products(zz, tdf)) / npair
+                if "b4" in want:
+                    f["b4"] = zero4 if l == 1 else (self._contract_b(*self._frobenius(T)) - _pair_products(tdf, tdf)) / npair
+            # ---- Rao-Blackwellised: expectations over this layer's W, b given the layer below ----
+            G = p["C_b"] + p["C_W"] * gram
+            if "rk2" in want:
+                f["rk2"] = G
+            if "rv4" in want:
+                f["rv4"] = _outer(G, G)
+            if ntk:
+                if l == 1:
+                    H = p["lambda_b"] + p["lambda_W"] * gram
+                else:
+                    sa, sb = tf.gather(s1, pa, axis=1), tf.gather(s1, pb, axis=1)
+                    if want & {"rt2", "rd4", "ra4"}:
+                        extra = self._from_pairs(tf.reduce_sum(sa * sb * td_prev, -1))
+                        H = p["lambda_b"] + p["lambda_W"] * gram + (p["C_W"] / m) * extra
+                if "rt2" in want:
+                    f["rt2"] = H
+                if "rd4" in want:
+                    f["rd4"] = _outer(G, H)
+                if "ra4" in want:
+                    f["ra4"] = _outer(H, H)
+                c2 = (p["C_W"] / m) ** 2
+                if "rf4" in want:
+                    if l == 1:
+                        f["rf4"] = zero4
+                    elif l == 2:  # D Theta^(1) D = diag(w)
+                        g = tf.einsum("eak,epk,eck->eapc", s, M, s)
+                        f["rf4"] = c2 * tf.gather(tf.reshape(g, [-1, N * P * N]), self.g_idx, axis=1)
+                    else:
+                        f["rf4"] = c2 * self._contract_f(s, M)
+                if "rb4" in want:
+                    if l == 1:
+                        f["rb4"] = zero4
+                    elif l == 2:
+                        S1 = tf.matmul(M, M, transpose_b=True)
+                        f["rb4"] = c2 * self._contract_b(S1, S1)
+                    else:
+                        f["rb4"] = c2 * self._contract_b(*self._frobenius(M))
+            for k, v in f.items():
                 feats.setdefault(k, []).append(tf.cast(v, tf.float64))
+            zprev = z
+        self._control_variates(feats)
+        return {k: tf.stack(v, axis=1) for k, v in feats.items()}
+
+    def _control_variates(self, feats):
+        L = self.L
         if self.control_variates and L >= 3:
             # control variates with known means: the layer-2 kernels G^(2), H^(2) (their means
             # are the infinite-width K^(2), Theta^(2) exactly, layer 1 being Gaussian)
-            pairs = [("k2", "rk2", "cvk")] + ([("t2", "rt2", "cvt")] if self.need_ntk else [])
+            pairs = [(a, "r" + a, name) for a, name in (("k2", "cvk"), ("t2", "cvt")) if a in feats and "r" + a in feats]
             for plain, rb, name in pairs:
                 c = feats[rb][1]
                 feats[name] = [c] * L
                 feats[name + "2"] = [c * c] * L
                 feats["x" + plain] = [y * c for y in feats[plain]]
                 feats["x" + rb] = [y * c for y in feats[rb]]
-        return {k: tf.stack(v, axis=1) for k, v in feats.items()}
 
     # -- one chunk -------------------------------------------------------------------
-    def _chunk(self, e0, valid):
+    def _chunk(self, e0, valid, key):
         self.traces += 1  # Python side: runs once per trace
         E = self.chunk
-        Ws, bs = self.params(e0, E)
-        feats = self.features(self.forward(Ws, bs))
+        Ws, bs = self.params(e0, E, key)
+        if self.need_dntk:
+            feats = self.features(self.forward(Ws, bs))
+        else:
+            feats = self.fast_features(Ws, bs)
         finite = tf.ones([E], tf.bool)
         for v in feats.values():
             finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(tf.reshape(v, [E, -1])), axis=1))
@@ -303,6 +669,37 @@ class Ensemble:
         bad = tf.reduce_sum(tf.cast(tf.logical_and(inrange, tf.logical_not(finite)), tf.int64))
         return sums, counts, bad
 
-    def run_chunk(self, e0: int, valid: int):
-        sums, counts, bad = distribute_chunk(self._fn, tf.constant(e0, tf.int64), tf.constant(valid, tf.int32))
+    def run_chunk(self, e0: int, valid: int, seed: int | None = None):
+        key = self.key if seed is None else int(seed) % (2**64)
+        sums, counts, bad = distribute_chunk(self._fn, tf.constant(e0, tf.int64), tf.constant(valid, tf.int32),
+                                             tf.constant([key], tf.uint64))
         return {k: v.numpy() for k, v in sums.items()}, counts.numpy(), int(bad.numpy())
+
+
+# Ensembles (with their traced tf.function) are kept for reuse by later jobs with the same
+# network, inputs, widths, dtype, chunk, blocks and features; the seed is a tensor argument,
+# so a new seed does not retrace.
+_CACHE: "OrderedDict[tuple, Ensemble]" = OrderedDict()
+_CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()
+
+
+def cached_ensemble(spec, x: np.ndarray, widths, *, seed: int, dtype: str, chunk: int, blocks: int,
+                    need_ntk: bool, need_dntk: bool, control_variates: bool = False, features=None) -> Ensemble:
+    """An Ensemble for these settings, reused when one was built before (seed passed per chunk)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    key = (json.dumps(spec.to_dict(), sort_keys=True, default=str), repr(spec.activation.slopes), x.shape, x.tobytes(), tuple(int(w) for w in widths),
+           dtype, int(chunk), int(blocks), bool(need_ntk), bool(need_dntk), bool(control_variates),
+           None if features is None else frozenset(features))
+    with _CACHE_LOCK:
+        ens = _CACHE.get(key)
+        if ens is not None:
+            _CACHE.move_to_end(key)
+            return ens
+    ens = Ensemble(spec, x, widths, seed=seed, dtype=dtype, chunk=chunk, blocks=blocks, need_ntk=need_ntk,
+                   need_dntk=need_dntk, control_variates=control_variates, features=features)
+    with _CACHE_LOCK:
+        _CACHE[key] = ens
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return ens
