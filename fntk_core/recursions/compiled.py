@@ -31,7 +31,12 @@ def _poly(coeff: sp.Expr) -> tuple[tuple[tuple[int, ...], float], ...]:
 
 def _eval_poly(poly, params: dict[str, float]) -> float:
     vals = [params[k] for k in _ORDER]
-    return sum(c * np.prod([v**e for v, e in zip(vals, m)]) for m, c in poly)
+    total = 0.0
+    for m, c in poly:
+        for v, e in zip(vals, m):
+            c *= v**e
+        total += c
+    return total
 
 
 class KeyTable:
