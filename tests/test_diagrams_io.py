@@ -82,7 +82,8 @@ KEYS = ["id", "kind", "leg", "samples", "neural", "branch", "type", "tensor", "s
 @given(st.data())
 def test_fuzz_mutated_diagrams_never_crash(data):
     """Valid files with random fields replaced: loading and translating raise only DiagramError."""
-    doc = diagram_to_json(enumerate_diagrams(data.draw(st.sampled_from(["F", "Theta1", "Q", "A"])))[-1].diagram)
+    name = data.draw(st.sampled_from(["F", "Theta1", "Q", "A", "R", "T"]))
+    doc = diagram_to_json(enumerate_diagrams(name)[-1].diagram)
     for _ in range(data.draw(st.integers(1, 4))):
         part = data.draw(st.sampled_from(["nodes", "edges"]))
         items = doc["topology"][part]
@@ -98,8 +99,9 @@ def test_fuzz_mutated_diagrams_never_crash(data):
                 items[i].pop(key, None)
             else:
                 items[i][key] = data.draw(json_values | st.sampled_from(
-                    ["z", "ntk", "dntk", "W", "omega", "own", "bias", "blob", "pair", "vertex", "line",
-                     "slot", "deriv", "vend", "src", "end", "c1", "b1", "L1", "p1", 0, 1, 2, 3]))
+                    ["z", "ntk", "dntk", "ddntkI", "ddntkII", "W", "omega", "own", "bias", "blob", "pair", "vertex",
+                     "line", "slot", "deriv", "vend", "src", "end", "c1", "b1", "L1", "p1", "own13own24", "Wd1",
+                     0, 1, 2, 3]))
         if not items:
             break
     try:

@@ -178,3 +178,156 @@ def test_hand_built_diagram_translates():
     tr = translate(d)
     assert tr.statistic == "F" and tr.order == 1 and tr.labels == ("1", "3", "2", "4")
     assert str(tr.coefficient) == "C_W**2"
+
+
+# --------------------------------------------------------------------------
+# ddNTK legs (R, S, T, U): the same rules, met by the new features of their forward equations
+def pick_branch(name, branch, tensor=None):
+    for e in enumerate_diagrams(name):
+        g = e.diagram.graph
+        leg = e.diagram.nodes("leg")[0]
+        vt = [g.nodes[v]["tensor"] for v in e.diagram.nodes("vertex")]
+        if g.nodes[leg]["branch"] == branch and (tensor is None and not vt or tensor in vt):
+            return e.diagram.copy()
+    raise LookupError((name, branch, tensor))
+
+
+def _dd_leg():
+    d = pick_branch("R", "WWW")
+    d.graph.nodes["ddntkI1"]["samples"] = ["d0", "d1", "d2"]
+    return d
+
+
+def _dd_branch():
+    d = pick_branch("T", "own13own24")
+    d.graph.nodes["ddntkII1"]["branch"] = "own14"
+    return d
+
+
+def _dd_cubic():  # the (lambda_W/n)^2 branch has no weight W: its contractions are own-layer
+    d = pick_branch("T", "own13own24")
+    d.graph.nodes["c2"]["type"] = "W"
+    return d
+
+
+def _dd_line():  # the NTK line of the lambda_W^2 branch joins the two own-layer neurons
+    d = pick_branch("T", "own13own24")
+    e = [k for u, v, k, a in d.graph.edges(keys=True, data=True) if a["type"] == "end" and a["index"] == 1][0]
+    d.graph.remove_edge("L1", "c2", e)
+    d.add_edge("L1", "c1", "end", 1)
+    return d
+
+
+def _dd_mean_line():
+    return drop_vertex(pick_branch("T", "own13own24", "F"))
+
+
+def _dd_ddntk_mean():
+    return drop_vertex(pick_branch("S", "Wdd", "S"))
+
+
+def _dd_dntk_mean():  # the dNTK line opened by a ddNTK leg still needs its P vertex
+    return drop_vertex(pick_branch("R", "own1b", "P"))
+
+
+def _dd_kronecker():  # P's z-leg must sit on the neuron of the dNTK line's first index
+    d = pick_branch("R", "own1b", "P")
+    e = [(u, v, k) for u, v, k, a in d.graph.edges(keys=True, data=True) if a["type"] == "deriv"][0]
+    pair, blob = (e[0], e[1]) if d.graph.nodes[e[0]]["kind"] == "pair" else (e[1], e[0])
+    other = [b for b in d.nodes("blob") if b != blob][0]
+    d.graph.remove_edge(*e)
+    d.add_edge(pair, other, "deriv")
+    return d
+
+
+def _dd_vertex_pattern():
+    d = pick_branch("R", "Wdd", "R")
+    d.graph.nodes["v1"]["tensor"] = "S"
+    return d
+
+
+def _dd_order():  # both neurons in one blob and a vertex: O(1/n^2)
+    d = pick_branch("T", "own13own24", "F")
+    d.graph.remove_edge("c2", "b2")
+    d.remove_node("b2")
+    d.add_edge("c2", "b1", "neuron")
+    d.add_edge("p2", "b1", "deriv")
+    return d
+
+
+DD_BROKEN = {
+    "leg": _dd_leg, "branch": _dd_branch, "cubic": _dd_cubic, "line": _dd_line, "mean-line": _dd_mean_line,
+    "dntk-mean": _dd_ddntk_mean, "kronecker": _dd_kronecker, "vertex-pattern": _dd_vertex_pattern,
+    "order": _dd_order,
+}
+DD_BROKEN_CASES = [(rule, f) for rule, f in DD_BROKEN.items()] + [("dntk-mean", _dd_dntk_mean)]
+
+
+@pytest.mark.parametrize("rule, make", DD_BROKEN_CASES, ids=[f.__name__ for _, f in DD_BROKEN_CASES])
+def test_broken_ddntk_diagram_names_its_rule(rule, make):
+    d = make()
+    with pytest.raises(RuleError) as exc:
+        translate(d)
+    assert exc.value.rule == rule, str(exc.value)
+    assert exc.value.element is not None
+    with pytest.raises(RuleError) as again:
+        translate(diagram_from_json(diagram_to_json(d)))
+    assert again.value.rule == rule
+
+
+def test_ddntk_line_mean_message_names_the_line_kind():
+    with pytest.raises(RuleError) as exc:
+        translate(_dd_ddntk_mean())
+    assert "ddntkII line" in exc.value.message
+
+
+def test_hand_built_ddntk_diagram_translates():
+    """T's lambda_W^2 term drawn by hand: one ddNTK-II leg, two own-layer contractions, one NTK line."""
+    d = Diagram()
+    d.add_node("leg", "leg", leg="ddntkII", samples=["1", "2", "3", "4"], neural=["i1", "i2", "i3", "i4"],
+               branch="own13own24")
+    d.add_node("j", "cubic", type="own")
+    d.add_node("k", "cubic", type="own")
+    d.add_node("blob", "blob")
+    d.add_node("line", "line", type="ntk")
+    for s, c in ((0, "j"), (2, "j"), (1, "k"), (3, "k")):
+        d.add_edge("leg", c, "slot", s)
+    d.add_edge("j", "blob", "neuron")
+    d.add_edge("k", "blob", "neuron")
+    d.add_edge("leg", "line", "src", 0)
+    d.add_edge("line", "j", "end", 0)
+    d.add_edge("line", "k", "end", 1)
+    tr = translate(d)
+    assert tr.statistic == "T" and tr.order == 1 and tr.labels == ("1", "3", "4", "2")
+    assert str(tr.coefficient) == "lambda_W**2"
+    (term,) = tr.terms
+    assert term.thetas == (("1", "2"),)
+    assert [(f.order, f.label) for f in term.expectations[0].fields] == [(1, "1"), (1, "2"), (0, "3"), (0, "4")]
+
+
+def test_branch_table_is_consistent():
+    """Every forward-equation branch covers each neural slot of its leg exactly once (a weight W or one
+    own-layer contraction), opens lines with the right number of ends, each on a slot or contraction of
+    its own leg, and draws its sample labels from its own leg."""
+    from fntk_core.diagrams.rules import BRANCHES, SLOTS
+
+    for kind, branches in BRANCHES.items():
+        k = SLOTS[kind]
+        for name, br in branches.items():
+            assert br.name == name
+            covered = list(br.wslots) + list(br.bias_slots) + [s for o in br.owns for s in o.slots]
+            if kind == "z":
+                assert sorted(set(covered)) == [0], name
+            else:
+                assert sorted(covered) == list(range(k)), (kind, name)
+            for o in br.owns:
+                assert all(0 <= s < k for _, s in o.fields)
+            for fields in br.wslots.values():
+                assert all(0 <= s < k for _, s in fields)
+            for spec in br.lines:
+                assert len(spec.ends) == SLOTS[spec.type], (kind, name)
+                for (where, idx), samp in spec.ends:
+                    assert 0 <= samp < k
+                    assert idx in br.wslots if where == "slot" else 0 <= idx < len(br.owns), (kind, name)
+    # one branch per term of the forward equations (docs/ddntk.md section 1, a bracket [a + b] counts 2)
+    assert len(BRANCHES["ddntkI"]) == 3 * 2 + 5 and len(BRANCHES["ddntkII"]) == 1 + 2 * 2 + 1 + 4

@@ -22,9 +22,18 @@ def layout(d: Diagram) -> Diagram:
         ys = [pos[n][1] for n in ns if n in pos]
         return sum(ys) / len(ys) if ys else default
 
-    for k, c in enumerate(d.nodes("cubic")):
+    cubics = d.nodes("cubic")
+    for k, c in enumerate(cubics):
         srcs = [e["source"] for e in d.edges(c, "slot")]
         pos[c] = [STEP, round(mean_y(srcs, -STEP * k), 3)]
+    # cubic vertices that landed on the same height (e.g. both pairs of one ddNTK leg): spread them
+    # symmetrically about it, one STEP apart, in order of appearance
+    level: dict[float, list[str]] = {}
+    for c in cubics:
+        level.setdefault(pos[c][1], []).append(c)
+    for y, group in level.items():
+        for k, c in enumerate(group if len(group) > 1 else []):
+            pos[c][1] = round(y + STEP * ((len(group) - 1) / 2 - k), 3)
     blobs = d.nodes("blob")
     for k, b in enumerate(blobs):
         cs = [e["source"] for e in d.edges(b, "neuron")]

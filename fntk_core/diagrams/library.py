@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2] / "resources" / "diagrams"
 
 
 def library_tensors() -> list[str]:
-    """Every statistic whose legs have Feynman rules (R, S, T, U join when theirs land)."""
+    """Every statistic whose legs have Feynman rules (all of STATISTICS, R, S, T, U included)."""
     return [n for n, s in STATISTICS.items() if all(BRANCHES[k] for k in s.legs)]
 
 

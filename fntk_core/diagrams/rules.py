@@ -9,7 +9,7 @@ kind means adding rows here, not code elsewhere:
   an interaction vertex.
 * ``BRANCHES``: the forward equation of each leg kind, one branch per term
   (which slots carry a weight W, which pairs are own-layer contractions, which
-  fields they bring, which internal NTK/dNTK lines they open).
+  fields they bring, which internal NTK/dNTK/ddNTK lines they open).
 """
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ STATISTICS: dict[str, Statistic] = {s.name: s for s in [
               (("d0", "d1", "d2"), ("d3",)), description="E[dH z], z paired with the dNTK's first index"),
     Statistic("Q", ("dntk", "z"), _p(((0, 0), (0, 1)), ((0, 2), _Z(1))), ((0, 0), (0, 1), (0, 2), _Z(1)),
               (("d0", "d1", "d2"), ("d3",)), description="E[dH z], z paired with a dNTK derivative index"),
-    # ddNTK means (PDLT section 11.2): their legs have no forward-equation branches yet
+    # ddNTK means (PDLT section 11.2; docs/ddntk.md)
     Statistic("R", ("ddntkI",), _p(((0, 0), (0, 1)), ((0, 2), (0, 3))), tuple((0, i) for i in range(4)),
               (("d0", "d1", "d2", "d3"),), connected=False, description="E[ddI H]"),
     Statistic("S", ("ddntkII",), _p(((0, 0), (0, 1)), ((0, 2), (0, 3))), tuple((0, i) for i in range(4)),
@@ -127,6 +127,86 @@ class Branch:
         return hash(self.name)
 
 
+def _line(kind: str, *ends) -> LineSpec:
+    """A line of ``kind``; each end is (where, sample slot), where = a slot index or ("own", k)."""
+    return LineSpec(kind, tuple(((w if isinstance(w, tuple) else ("slot", w)), samp) for w, samp in ends))
+
+
+def _wslots(*slot_orders) -> dict:
+    """W-slots each bringing sigma^(order) at its own sample: (slot, order), ..."""
+    return {s: ((o, s),) for s, o in slot_orders}
+
+
+def _own(a: int, b: int, order_a: int, order_b: int) -> Own:
+    """delta_{ia ib} (lambda_W/n) sigma^(order_a)_{j;a} sigma^(order_b)_{j;b}: one own-layer contraction."""
+    return Own((a, b), "own", lambda_W, ((order_a, a), (order_b, b)))
+
+
+_OWN0, _OWN1 = ("own", 0), ("own", 1)
+
+
+def _ddI_branches() -> dict[str, Branch]:
+    """dd_I H_{i0i1i2i3} (slots 0..3, sample slots likewise); docs/ddntk.md section 1."""
+    out = {}
+    for a in (1, 2, 3):  # delta_{i0 ia} (lambda_W/n) sigma_{j;a} W W sigma' sigma' [...]
+        k1, k2 = (s for s in (1, 2, 3) if s != a)
+        w = _wslots((k1, 1), (k2, 1))
+        out[f"own{a}a"] = Branch(f"own{a}a", w, owns=(_own(0, a, 2, 0),),
+                                 lines=(_line("ntk", (_OWN0, 0), (k1, k1)), _line("ntk", (_OWN0, 0), (k2, k2))),
+                                 note=f"delta_(i0 i{a}) lambda_W sigma'' sigma W W sigma' sigma' Theta-hat Theta-hat")
+        out[f"own{a}b"] = Branch(f"own{a}b", w, owns=(_own(0, a, 1, 0),),
+                                 lines=(_line("dntk", (_OWN0, 0), (k1, k1), (k2, k2)),),
+                                 note=f"delta_(i0 i{a}) lambda_W sigma' sigma W W sigma' sigma' dH")
+    out["WWW"] = Branch("WWW", _wslots((0, 3), (1, 1), (2, 1), (3, 1)),
+                        lines=tuple(_line("ntk", (0, 0), (s, s)) for s in (1, 2, 3)),
+                        note="W W W W sigma''' sigma' sigma' sigma' Theta-hat Theta-hat Theta-hat")
+    for a, b in ((1, 2), (1, 3), (2, 3)):
+        c = 6 - a - b
+        out[f"Wd{a}{b}"] = Branch(f"Wd{a}{b}", _wslots((0, 2), (1, 1), (2, 1), (3, 1)),
+                                  lines=(_line("dntk", (0, 0), (a, a), (b, b)), _line("ntk", (0, 0), (c, c))),
+                                  note=f"W W W W sigma'' sigma' sigma' sigma' dH_(0{a}{b}) Theta-hat_(0{c})")
+    out["Wdd"] = Branch("Wdd", _wslots((0, 1), (1, 1), (2, 1), (3, 1)),
+                        lines=(_line("ddntkI", (0, 0), (1, 1), (2, 2), (3, 3)),),
+                        note="W W W W sigma' sigma' sigma' sigma' ddI-H")
+    return out
+
+
+def _ddII_branches() -> dict[str, Branch]:
+    """dd_II H_{i1i2i3i4} (slots 0..3 = i1..i4, sample slots likewise); docs/ddntk.md section 1."""
+    return {
+        "own12": Branch("own12", _wslots((2, 1), (3, 1)), owns=(_own(0, 1, 1, 1),),
+                        lines=(_line("ntk", (_OWN0, 0), (2, 2)), _line("ntk", (_OWN0, 1), (3, 3))),
+                        note="delta_(i1 i2) lambda_W sigma' sigma' W W sigma' sigma' Theta-hat_(13) Theta-hat_(24)"),
+        "own13a": Branch("own13a", _wslots((1, 2), (3, 1)), owns=(_own(0, 2, 1, 0),),
+                         lines=(_line("ntk", (_OWN0, 0), (1, 1)), _line("ntk", (1, 1), (3, 3))),
+                         note="delta_(i1 i3) lambda_W sigma' sigma W sigma'' W sigma' Theta-hat_(12) Theta-hat_(24)"),
+        "own13b": Branch("own13b", _wslots((1, 1), (3, 1)), owns=(_own(0, 2, 1, 0),),
+                         lines=(_line("dntk", (1, 1), (_OWN0, 0), (3, 3)),),
+                         note="delta_(i1 i3) lambda_W sigma' sigma W sigma' W sigma' dH_(214)"),
+        "own24a": Branch("own24a", _wslots((0, 2), (2, 1)), owns=(_own(1, 3, 1, 0),),
+                         lines=(_line("ntk", (_OWN0, 1), (0, 0)), _line("ntk", (0, 0), (2, 2))),
+                         note="delta_(i2 i4) lambda_W sigma' sigma W sigma'' W sigma' Theta-hat_(21) Theta-hat_(13)"),
+        "own24b": Branch("own24b", _wslots((0, 1), (2, 1)), owns=(_own(1, 3, 1, 0),),
+                         lines=(_line("dntk", (0, 0), (_OWN0, 1), (2, 2)),),
+                         note="delta_(i2 i4) lambda_W sigma' sigma W sigma' W sigma' dH_(123)"),
+        "own13own24": Branch("own13own24", owns=(_own(0, 2, 1, 0), _own(1, 3, 1, 0)),
+                             lines=(_line("ntk", (_OWN0, 0), (_OWN1, 1)),),
+                             note="delta_(i1 i3) delta_(i2 i4) lambda_W^2 sigma' sigma sigma' sigma Theta-hat_(12)"),
+        "WW": Branch("WW", _wslots((0, 2), (1, 2), (2, 1), (3, 1)),
+                     lines=(_line("ntk", (0, 0), (1, 1)), _line("ntk", (0, 0), (2, 2)), _line("ntk", (1, 1), (3, 3))),
+                     note="W W W W sigma'' sigma'' sigma' sigma' Theta-hat_(12) Theta-hat_(13) Theta-hat_(24)"),
+        "Wd1": Branch("Wd1", _wslots((0, 2), (1, 1), (2, 1), (3, 1)),
+                      lines=(_line("ntk", (0, 0), (2, 2)), _line("dntk", (1, 1), (0, 0), (3, 3))),
+                      note="W W W W sigma'' sigma' sigma' sigma' Theta-hat_(13) dH_(214)"),
+        "Wd2": Branch("Wd2", _wslots((0, 1), (1, 2), (2, 1), (3, 1)),
+                      lines=(_line("ntk", (1, 1), (3, 3)), _line("dntk", (0, 0), (1, 1), (2, 2))),
+                      note="W W W W sigma' sigma'' sigma' sigma' Theta-hat_(24) dH_(123)"),
+        "Wdd": Branch("Wdd", _wslots((0, 1), (1, 1), (2, 1), (3, 1)),
+                      lines=(_line("ddntkII", (0, 0), (1, 1), (2, 2), (3, 3)),),
+                      note="W W W W sigma' sigma' sigma' sigma' ddII-H"),
+    }
+
+
 BRANCHES: dict[str, dict[str, Branch]] = {
     "z": {
         "W": Branch("W", {0: ((0, 0),)}, note="z = W sigma"),
@@ -155,9 +235,9 @@ BRANCHES: dict[str, dict[str, Branch]] = {
                      lines=(LineSpec("dntk", ((("slot", 0), 0), (("slot", 1), 1), (("slot", 2), 2))),),
                      note="W W W sigma' sigma' sigma' dH"),
     },
-    # ddntkI / ddntkII: add their forward-equation branches here to enumerate R, S, T, U.
-    "ddntkI": {},
-    "ddntkII": {},
+    # ddNTK forward equations (docs/ddntk.md section 1); a bracket [a + b] is two branches
+    "ddntkI": _ddI_branches(),
+    "ddntkII": _ddII_branches(),
 }
 
 CUBIC_WEIGHTS = {"W": C_W, "bias_z": C_b}

@@ -16,7 +16,7 @@ vertex-pattern the vertex's Kronecker pattern is a known tensor (and the one it 
 kronecker     both indices of a vertex pair sit on the same neuron (blob)
 mean-line     an NTK line no vertex touches has its mean Theta only on one neuron (both ends in one blob)
 omega         a self-contracted NTK line at its mean is the Omega vertex, not W + line
-dntk-mean     a dNTK line has no O(1) mean: it must end on a vertex
+dntk-mean     a dNTK or ddNTK line has no O(1) mean: it must end on a vertex
 connected     the diagram is connected (disconnected pieces cancel in connected statistics)
 order         at most O(1/n): one interaction vertex, or none and one blob
 statistic     the external legs with their Kronecker pattern are a known statistic
