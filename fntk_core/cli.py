@@ -221,7 +221,8 @@ def main(argv=None) -> int:
             return _open_app(args)
         return handlers[args.command](args)
     except (CliError, SpecError, FormulaError, ResultError, ValueError) as exc:
-        print(f"fntk {args.command or ''}: error: {exc}".replace("  ", " "), file=sys.stderr)
+        prog = f"fntk {args.command}" if args.command else "fntk"
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fntk: cancelled", file=sys.stderr)

@@ -9,7 +9,7 @@ import json
 
 from ..diagrams.io import diagram_to_json, loads
 from ..diagrams.model import Diagram, DiagramError
-from .latex import label_tex
+from .latex import TENSOR_TEX, label_tex
 
 MARK = "%fntk|"
 COMPAT = r"\tikzfeynmanset{compat=1.1.0}"
@@ -51,7 +51,7 @@ def tikz_snippet(d: Diagram, caption: str | None = None) -> str:
         if a["kind"] == "leg":
             out.append(rf"\vertex ({names[n]}) at ({x:.3f}, {y:.3f}) {{{_leg_label(a)}}};")
         elif a["kind"] == "vertex":
-            out.append(rf"\vertex [crossed dot, label=right:\({a.get('tensor', '?')}\)] ({names[n]}) at ({x:.3f}, {y:.3f}) {{}};")
+            out.append(rf"\vertex [crossed dot, label=right:\({TENSOR_TEX.get(a.get('tensor'), a.get('tensor', '?'))}\)] ({names[n]}) at ({x:.3f}, {y:.3f}) {{}};")
         else:
             out.append(rf"\vertex [{_VERTEX_STYLE[a['kind']]}] ({names[n]}) at ({x:.3f}, {y:.3f}) {{}};")
     out.append(r"\diagram* {")
