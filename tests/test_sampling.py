@@ -102,6 +102,22 @@ def test_chunk_size_independence_and_no_retracing():
     assert not np.allclose(a.tensors["V"], c.tensors["V"])
 
 
+def test_chunk_size_independence_with_ddntk_tensors():
+    from fntk_core.sampling import sample
+
+    T = ["K", "P", "R", "S", "T", "U"]
+    a = sample(_spec(), X2, networks=60, width=4, tensors=T, seed=11, chunk=8)
+    b = sample(_spec(), X2, networks=60, width=4, tensors=T, seed=11, chunk=32)
+    for k in T:
+        np.testing.assert_allclose(a.tensors[k], b.tensors[k], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.stderr[k], b.stderr[k], rtol=1e-9, atol=1e-12)
+    assert a.meta["tf_function_traces"] == 1 and b.meta["tf_function_traces"] == 1
+    # requesting R-U does not change the networks: K, P as in a run without them
+    c = sample(_spec(), X2, networks=60, width=4, tensors=["K", "P"], seed=11, chunk=8)
+    for k in ("K", "P"):
+        np.testing.assert_allclose(a.tensors[k], c.tensors[k], rtol=1e-9, atol=1e-12)
+
+
 def test_float32_uses_the_same_networks():
     from fntk_core.sampling import sample
 
@@ -193,11 +209,106 @@ def test_generator_yields_partial_results():
     np.testing.assert_allclose(outs[0].tensors["K"], first.tensors["K"], rtol=1e-9)
 
 
-def test_ddntk_tensors_refused_clearly():
+def test_ddntk_tensors_are_sampled_and_unknown_names_refused():
     from fntk_core.sampling import sample
 
-    with pytest.raises(ValueError, match="R, S, T, U"):
-        sample(_spec(), X2, networks=4, width=3, tensors=["R"])
+    r = sample(_spec(), X2, networks=8, width=3, tensors=["R", "S", "T", "U"], seed=1)
+    assert r.meta["not_sampled"] == [] and r.meta["rao_blackwellised"] == []
+    for k in "RSTU":
+        assert r.tensors[k].shape == r.stderr[k].shape == (3, 2, 2, 2, 2)
+        assert np.all(r.tensors[k][0] == 0) and np.all(r.stderr[k][0] == 0)  # layer 1 exactly zero
+        assert np.all(np.isfinite(r.tensors[k])) and np.abs(r.tensors[k][1:]).max() > 0
+    with pytest.raises(ValueError, match="unknown tensor 'X'"):
+        sample(_spec(), X2, networks=4, width=3, tensors=["X"])
+
+
+def _autodiff_dd(ens, Ws, bs, e, sig):
+    """dd_I H and dd_II H of network e, every layer, by tf.GradientTape on a flat parameter vector:
+    Jacobian J, then the Hessian and third derivative contracted with V = Lambda J (as in
+    tests/test_ddntk.py); returned as [d0, d1, d2, d3, i0, i1, i2, i3]."""
+    import tensorflow as tf
+
+    spec = ens.spec
+    shapes, lam, flat = [], [], []
+    for l in range(1, spec.depth + 1):
+        p = spec.layer_params(l)
+        for t, lm in ((Ws[l - 1][e].numpy(), p["lambda_W"] / ens.dims[l - 1]), (bs[l - 1][e].numpy(), p["lambda_b"])):
+            shapes.append(t.shape)
+            lam.append(np.full(t.size, lm))
+            flat.append(t.ravel())
+    lam = np.concatenate(lam)
+    theta = tf.constant(np.concatenate(flat))
+
+    def net(th, depth):
+        i, h = 0, ens.x
+        for l in range(depth):
+            k = int(np.prod(shapes[2 * l])); W = tf.reshape(th[i:i + k], shapes[2 * l]); i += k  # noqa: E702
+            k = int(np.prod(shapes[2 * l + 1])); b = th[i:i + k]; i += k  # noqa: E702
+            z = tf.matmul(h, W, transpose_b=True) + b
+            h = sig(z)
+        return tf.reshape(z, [-1])  # index a * n + i
+
+    zero = tf.UnconnectedGradients.ZERO
+    res = []
+    for depth in range(1, spec.depth + 1):
+        with tf.GradientTape() as t1:
+            t1.watch(theta)
+            z = net(theta, depth)
+        V = tf.constant(t1.jacobian(z, theta).numpy() * lam)
+        with tf.GradientTape() as t3:
+            t3.watch(theta)
+            with tf.GradientTape() as t2:
+                t2.watch(theta)
+                with tf.GradientTape() as t1:
+                    t1.watch(theta)
+                    z = net(theta, depth)
+                JV = tf.matmul(t1.jacobian(z, theta), V, transpose_b=True)
+            K2 = t2.jacobian(JV, theta, unconnected_gradients=zero)  # [x, y, q] = sum_p H[x, p, q] V[y, p]
+            K2V = tf.einsum("xyq,zq->xyz", K2, V)
+        K3 = t3.jacobian(K2V, theta, unconnected_gradients=zero).numpy()
+        K2, V = K2.numpy(), V.numpy()
+        dd1 = np.einsum("xyzr,wr->xyzw", K3, V)
+        dd2 = np.einsum("xzp,ywp,p->xyzw", K2, K2, lam)
+        n, N = ens.dims[depth], ens.N
+        res.append(tuple(t.reshape((N, n) * 4).transpose(0, 2, 4, 6, 1, 3, 5, 7) for t in (dd1, dd2)))
+    return res
+
+
+@pytest.mark.parametrize("act", ["tanh", "gelu"])
+def test_ddntk_forward_equations_match_autodiff(act):
+    """dd_I H, dd_II H of the batched forward equations (sampling/ddntk.py) vs autodiff; depth 3
+    exercises every term (dH and ddH of layer 2 feed layer 3), per-layer C_W, C_b, lambda_W, lambda_b."""
+    import tensorflow as tf
+
+    from fntk_core.sampling.ddntk import to_samples_first
+    from fntk_core.sampling.engine import Ensemble
+
+    sig = tf.tanh if act == "tanh" else (lambda z: 0.5 * z * (1.0 + tf.math.erf(z / np.sqrt(2.0))))
+    spec = _tiny_spec(act)
+    ens = Ensemble(spec, X2, [3, 4, 2], seed=7, dtype="float64", chunk=2, blocks=2, need_ntk=True,
+                   need_dntk=False, need_ddntk=True)
+    Ws, bs = ens.params(tf.constant(5, tf.int64), 2)
+    layers = ens.forward(Ws, bs)
+    ref = _autodiff_dd(ens, Ws, bs, 1, sig)
+    for l, (r1, r2) in enumerate(ref):
+        for name, r in (("dd1", r1), ("dd2", r2)):
+            got = to_samples_first(layers[l][name], ens.N)[1].numpy()
+            if l == 0:
+                assert np.all(got == 0) and np.abs(r).max() < 1e-12  # layer 1: linear in its parameters
+                continue
+            scale = np.abs(r).max()
+            assert scale > 1e-3, (l, name)  # not vacuous
+            np.testing.assert_allclose(got, r, rtol=0, atol=1e-11 * scale, err_msg=f"layer {l + 1} {name}")
+    # the features: n_{l-1} x these means are R, S, T, U (storage orders of docs/ddntk.md)
+    feats = ens.features(layers)
+    dd1, dd2 = (to_samples_first(layers[2][k], ens.N).numpy() for k in ("dd1", "dd2"))
+    pairs = [(0, 1), (1, 0)]
+    want = {"ddr4": sum(dd1[..., i, i, j, j] for i, j in pairs) / 2,
+            "dds4": sum(dd2[..., i, i, j, j] for i, j in pairs) / 2,
+            "ddt4": (sum(dd2[..., i, j, i, j] for i, j in pairs) / 2).transpose(0, 1, 3, 4, 2),
+            "ddu4": (sum(dd2[..., i, j, j, i] for i, j in pairs) / 2).transpose(0, 1, 4, 2, 3)}
+    for k, v in want.items():
+        np.testing.assert_allclose(feats[k][:, 2].numpy(), v, rtol=1e-12, atol=1e-14, err_msg=k)
 
 
 def test_cli_sample_writes_result(tmp_path, capsys):

@@ -90,3 +90,20 @@ def test_dntk_tensors_p_q_match_solver_at_layer_two(act, c_w, c_b):
         z2 = _z(r.tensors[name][1], ref.tensors[name][1], r.stderr[name][1])
         assert z2.max() <= 4.0 and np.sqrt((z2 ** 2).mean()) <= 3.0, (name, z2.max())
         assert np.abs(ref.tensors[name][1]).max() > 10 * r.stderr[name][1].max()  # not a trivial zero
+
+
+@pytest.mark.parametrize("act,c_w,c_b", [("tanh", 1.0, 0.0), ("gelu", 1.98305826, 0.17292239)])
+def test_ddntk_tensors_r_s_t_u_match_solver_at_layer_two(act, c_w, c_b):
+    """Layer 2 is exact at any width (layer 1 Gaussian): sampled R, S, T, U (dd_I H, dd_II H
+    forward equations) vs the solver's recursions, same family-wise criterion as P, Q."""
+    from fntk_core.sampling import sample
+
+    spec = NetworkSpec(n0=4, depth=2, activation=get_activation(act), c_w=c_w, c_b=c_b, lambda_b=0.3)
+    names = ["R", "S", "T", "U"]
+    r = sample(spec, X4, networks=4000, width=6, tensors=names, seed=5)
+    ref = _solver(spec.with_widths([6, 6]), X4, names)
+    for name in names:
+        assert np.all(r.tensors[name][0] == 0) and np.all(r.stderr[name][0] == 0)
+        z2 = _z(r.tensors[name][1], ref.tensors[name][1], r.stderr[name][1])
+        assert z2.size == 16 and z2.max() <= 4.0 and np.sqrt((z2 ** 2).mean()) <= 3.0, (name, z2.max())
+        assert np.abs(ref.tensors[name][1]).max() > 10 * r.stderr[name][1].max()  # not a trivial zero

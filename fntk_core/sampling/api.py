@@ -17,8 +17,10 @@ from ..spec import NetworkSpec, SpecError, check_inputs
 from .estimators import NEEDS, RB_FEATURES, Accumulator, estimate_with_errors
 
 DEFAULT_TENSORS = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B")
-SUPPORTED = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B", "P", "Q")
-NOT_SAMPLED = ("R", "S", "T", "U")  # ddNTK tensors: not estimated by this sampler (yet)
+SUPPORTED = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B", "P", "Q", "R", "S", "T", "U")
+NOT_SAMPLED = ()  # every tensor of the solver is estimated (R, S, T, U by the ddNTK forward equations)
+DDNTK = ("R", "S", "T", "U")
+PLAIN_ONLY = ("P", "Q") + DDNTK  # no Rao-Blackwellised estimator
 
 _CHUNK_BYTES = 96 * 2**20  # working memory aimed at per chunk
 _MAX_CHUNK = 64
@@ -61,11 +63,12 @@ def _is_cancelled(cancel) -> bool:
     return bool(cancel())
 
 
-def _auto_chunk(dims, N, need_ntk, need_dntk, dtype_bytes, full_ntk=True) -> int:
+def _auto_chunk(dims, N, need_ntk, need_dntk, dtype_bytes, full_ntk=True, need_ddntk=False) -> int:
     """Networks per chunk: working memory about _CHUNK_BYTES, at most _MAX_CHUNK.
 
     Per network and layer: NTK pairs (whole matrices, P = N(N+1)/2 pairs, a few copies) or
-    per-input Jacobians (N n_l (n_1 + ... + n_{l-1})); the dNTK path keeps n^3 tensors.
+    per-input Jacobians (N n_l (n_1 + ... + n_{l-1})); the dNTK path keeps n^3 tensors, the
+    ddNTK path n^4 ones (dd_I H, dd_II H and their partly lifted intermediates).
     Measured at width 100, depth 4, 2 inputs (2 CPU cores): 16 to 128 networks per chunk
     run within 5% of each other, so the cap only bounds memory and the reporting step.
     """
@@ -78,7 +81,11 @@ def _auto_chunk(dims, N, need_ntk, need_dntk, dtype_bytes, full_ntk=True) -> int
             per += 6 * N * N * n * n + 6 * N**3 * n**3
         elif need_ntk:
             per += 5 * P * n * dims[l - 1] if full_ntk else 4 * N * n * below + 2 * N * n * dims[l - 1]
+        if need_ddntk:  # dd_I H, dd_II H of every layer live until the features are taken
+            per += 2 * N**4 * n**4
         below += dims[l - 1] if l > 1 else 0
+    if need_ddntk:  # transients of one layer step (ddntk.forward_dd): about 14 tensors of (N max(n_l, n_{l-1}))^4
+        per += 14 * N**4 * max(max(dims[l], dims[l - 1]) for l in range(2, len(dims))) ** 4 if len(dims) > 2 else 0
     per += 3 * sum(dims[l] * (dims[l - 1] + 1) for l in range(1, len(dims)))
     return int(max(1, min(_MAX_CHUNK, _CHUNK_BYTES // max(per * dtype_bytes, 1))))
 
@@ -105,7 +112,7 @@ class _Run:
         names = list(dict.fromkeys(tensors))
         for name in names:
             if name in NOT_SAMPLED:
-                raise ValueError(f"tensor {name!r}: the sampler does not estimate the ddNTK tensors R, S, T, U")
+                raise ValueError(f"tensor {name!r}: not estimated by the sampler")
             if name not in SUPPORTED:
                 raise ValueError(f"unknown tensor {name!r}; the sampler knows: {', '.join(SUPPORTED)}")
         self.names = names
@@ -118,16 +125,17 @@ class _Run:
         L, N = self.spec.depth, self.x.shape[0]
         self.dims = [self.spec.n0] + self.widths
         self.nprev = np.array(self.dims[:-1], dtype=float)  # n_{l-1} for l = 1..L
-        self.need_dntk = any(n in ("P", "Q") for n in names)
+        self.need_ddntk = any(n in DDNTK for n in names)
+        self.need_dntk = self.need_ddntk or any(n in ("P", "Q") for n in names)
         self.need_ntk = self.need_dntk or any(n in ("Theta", "Theta1", "D", "A", "F", "B") for n in names)
         dbytes = 8 if dtype == "float64" else 4
         full_ntk = bool(wanted_features(names) & {"f4", "b4", "rf4", "rb4"})
         self.chunk = int(chunk) if chunk else _auto_chunk(self.dims, N, self.need_ntk, self.need_dntk, dbytes,
-                                                          full_ntk)
+                                                          full_ntk, self.need_ddntk)
         if self.chunk < 1:
             raise ValueError("chunk: must be >= 1")
         self.chunk = min(self.chunk, self.networks, max_chunk or self.networks)
-        feat_floats = L * (3 * N * N + 12 * N**4)
+        feat_floats = L * (3 * N * N + (16 if self.need_ddntk else 12) * N**4)
         self.blocks = int(max(MIN_BLOCKS, min(MAX_BLOCKS, _BLOCK_BYTES // (8 * feat_floats))))
         self.k_inf = self.theta_inf = None
         self.cv = bool(control_variates) and L >= 3 and any(n in ("K", "Theta", "K1", "Theta1") for n in names)
@@ -149,7 +157,7 @@ class _Run:
         self.ens = engine.cached_ensemble(self.spec, self.x, self.widths, seed=self.seed, dtype=dtype,
                                           chunk=self.chunk, blocks=self.blocks, need_ntk=self.need_ntk,
                                           need_dntk=self.need_dntk, control_variates=self.cv,
-                                          features=wanted_features(names))
+                                          features=wanted_features(names), need_ddntk=self.need_ddntk)
         self.acc = Accumulator(self.blocks)
         self.done = 0
         self.t0 = time.perf_counter()
@@ -181,7 +189,7 @@ class _Run:
             "chunk": self.chunk,
             "jackknife_blocks": self.blocks,
             "estimator": "rao_blackwell" if self.rb else "plain",
-            "rao_blackwellised": [n for n in self.names if self.rb and n not in ("P", "Q")],
+            "rao_blackwellised": [n for n in self.names if self.rb and n not in PLAIN_ONLY],
             "normalisation": "first-order tensors are n_{l-1} x cumulant (n_0 at l = 1); K1, Theta1 = "
                              "n_{l-1} (sampled mean - infinite-width solver value); layer 1 exactly zero",
             "rng": "Philox (StatelessRandomNormalV2), key = seed, network e owns counters [e*M/2, (e+1)*M/2)",
@@ -191,7 +199,7 @@ class _Run:
             "elapsed_s": round(time.perf_counter() - self.t0, 3),
             "partial": partial,
             "cancelled": cancelled,
-            "not_sampled": list(("R", "S", "T", "U")),
+            "not_sampled": list(NOT_SAMPLED),
         }
         if acc.used == 0 or acc.sums is None:
             nan = {n: np.full((L,) + (self.x.shape[0],) * (2 if n in ("K", "Theta", "K1", "Theta1") else 4), np.nan)
@@ -214,6 +222,10 @@ class _Run:
             ratio[n] = float((a[ok] ** 2).sum() / den) if den > 0 else None
         meta["variance_ratio"] = ratio  # Var(Rao-Blackwellised) / Var(plain), layers >= 2
         meta["control_variates"] = self.cv
+        if self.need_ddntk and self.spec.activation.slopes is not None:
+            meta["ddntk_note"] = ("piecewise-linear activation: sampled networks have vanishing second and third "
+                                  "derivatives almost surely; R, S, T, U are those almost-sure values (the solver's "
+                                  "distributional recursions do not apply)")
         if self.cv_note:
             meta["control_variates_note"] = self.cv_note
         if self.cv:

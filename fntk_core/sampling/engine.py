@@ -172,6 +172,7 @@ _Z_FEATURES = frozenset({"k2", "v4", "rk2", "rv4"})
 _NTK_FEATURES = frozenset({"t2", "d4", "a4", "f4", "b4", "rt2", "rd4", "ra4", "rf4", "rb4"})
 _DNTK_FEATURES = frozenset({"p4", "q4"})
 _FULL_NTK_FEATURES = frozenset({"f4", "b4", "rf4", "rb4"})  # need whole n x n NTK matrices
+_DDNTK_FEATURES = frozenset({"ddr4", "dds4", "ddt4", "ddu4"})  # R, S, T, U: see ddntk.py
 
 
 def _gram(u, v=None):
@@ -203,7 +204,7 @@ class Ensemble:
 
     def __init__(self, spec, x: np.ndarray, widths, *, seed: int, dtype: str, chunk: int,
                  blocks: int, need_ntk: bool, need_dntk: bool, control_variates: bool = False,
-                 features=None):
+                 features=None, need_ddntk: bool = False):
         self.control_variates = bool(control_variates)
         self.spec = spec
         self.dtype = tf.float64 if dtype == "float64" else tf.float32
@@ -213,8 +214,9 @@ class Ensemble:
         self.dims = [spec.n0] + list(widths)  # n_0 .. n_L
         self.chunk = int(chunk)
         self.blocks = int(blocks)
-        self.need_ntk = need_ntk or need_dntk
-        self.need_dntk = need_dntk
+        self.need_ddntk = bool(need_ddntk)  # dd_I H, dd_II H (ddntk.py); they need dH and Theta
+        self.need_ntk = need_ntk or need_dntk or self.need_ddntk
+        self.need_dntk = need_dntk or self.need_ddntk
         self.key = int(seed) % (2**64)
         self.act = [tf_derivative(spec.activation, k) for k in range(3)]
         self.smooth = spec.activation.slopes is None
@@ -233,11 +235,15 @@ class Ensemble:
                 features |= _NTK_FEATURES
             if self.need_dntk:
                 features |= _DNTK_FEATURES
+            if self.need_ddntk:
+                features |= _DDNTK_FEATURES
         self.want = frozenset(features)
         if not self.need_ntk and self.want & (_NTK_FEATURES | _DNTK_FEATURES):
             raise ValueError("NTK features requested without need_ntk")
         if not self.need_dntk and self.want & _DNTK_FEATURES:
             raise ValueError("dNTK features requested without need_dntk")
+        if not self.need_ddntk and self.want & _DDNTK_FEATURES:
+            raise ValueError("ddNTK features requested without need_ddntk")
         self._pairs_setup()
         self.traces = 0
         self._fn = tf.function(
@@ -362,6 +368,10 @@ class Ensemble:
                         T = tf.einsum("ecpl,eabciml->eabcimp", Wsp, T)
                         dH = dH + T
             out.append({"z": z, "theta": theta, "dH": dH})
+        if self.need_ddntk and need_dntk:
+            from .ddntk import forward_dd
+
+            forward_dd(self, out, Ws)  # adds dd_I H ("dd1"), dd_II H ("dd2") per layer
         return out
 
     # -- per-network features ------------------------------------------------------
@@ -375,6 +385,7 @@ class Ensemble:
           f4[a,b,c,d] mean_{i!=j} z_ia z_jc Theta_ij;bd        (F_abcd / n_{l-1})
           b4[a,b,c,d] mean_{i!=j} Theta_ij;ac Theta_ij;bd      (B_abcd / n_{l-1})
           p4[0,1,2,3] mean_{i!=j} dH_{ijj;012} z_{i;3};  q4: mean_{i!=j} dH_{iij;012} z_{j;3}
+          ddr4, dds4, ddt4, ddu4: R, S, T, U / n_{l-1} from dd_I H, dd_II H (ddntk.features_dd)
         Rao-Blackwellised (r-prefixed): the same expectations conditional on layer l-1
         (layer l is Gaussian given layer l-1), in closed form.
         """
@@ -407,6 +418,10 @@ class Ensemble:
                 f["p4"] = (tf.einsum("eabcij,edi->eabcd", dd, z) - diag3) / pair
                 qq = tf.linalg.diag_part(tf.transpose(dH, [0, 1, 2, 3, 6, 4, 5]))  # [.., j, i] = dH[i, i, j]
                 f["q4"] = (tf.einsum("eabcji,edj->eabcd", qq, z) - diag3) / pair
+            if "dd1" in d:  # R, S, T, U (ddntk.py)
+                from .ddntk import features_dd
+
+                f.update(features_dd(d, n, self.N))
             # Rao-Blackwellised
             p = self.spec.layer_params(l)
             if l == 1:
@@ -685,19 +700,21 @@ _CACHE_LOCK = threading.Lock()
 
 
 def cached_ensemble(spec, x: np.ndarray, widths, *, seed: int, dtype: str, chunk: int, blocks: int,
-                    need_ntk: bool, need_dntk: bool, control_variates: bool = False, features=None) -> Ensemble:
+                    need_ntk: bool, need_dntk: bool, control_variates: bool = False, features=None,
+                    need_ddntk: bool = False) -> Ensemble:
     """An Ensemble for these settings, reused when one was built before (seed passed per chunk)."""
     x = np.ascontiguousarray(x, dtype=np.float64)
     key = (json.dumps(spec.to_dict(), sort_keys=True, default=str), repr(spec.activation.slopes), x.shape, x.tobytes(), tuple(int(w) for w in widths),
            dtype, int(chunk), int(blocks), bool(need_ntk), bool(need_dntk), bool(control_variates),
-           None if features is None else frozenset(features))
+           None if features is None else frozenset(features), bool(need_ddntk))
     with _CACHE_LOCK:
         ens = _CACHE.get(key)
         if ens is not None:
             _CACHE.move_to_end(key)
             return ens
     ens = Ensemble(spec, x, widths, seed=seed, dtype=dtype, chunk=chunk, blocks=blocks, need_ntk=need_ntk,
-                   need_dntk=need_dntk, control_variates=control_variates, features=features)
+                   need_dntk=need_dntk, control_variates=control_variates, features=features,
+                   need_ddntk=need_ddntk)
     with _CACHE_LOCK:
         _CACHE[key] = ens
         while len(_CACHE) > _CACHE_SIZE:

@@ -15,10 +15,12 @@ NEEDS = {
     "K": ("k2",), "K1": ("k2",), "Theta": ("t2",), "Theta1": ("t2",),
     "V": ("v4", "k2"), "D": ("d4", "k2", "t2"), "A": ("a4", "t2"),
     "F": ("f4",), "B": ("b4",), "P": ("p4",), "Q": ("q4",),
+    "R": ("ddr4",), "S": ("dds4",), "T": ("ddt4",), "U": ("ddu4",),
 }
-PAIR_TENSORS = ("V", "D", "A", "F", "B", "P", "Q")  # need two neurons at the layer (plain)
-RB_FEATURES = {"k2", "t2", "v4", "d4", "a4", "f4", "b4"}  # P, Q: plain estimator only
-FIRST_ORDER_SAMPLED = ("K1", "Theta1", "V", "D", "A", "F", "B", "P", "Q")
+PAIR_TENSORS = ("V", "D", "A", "F", "B", "P", "Q", "R", "S", "T", "U")  # need two neurons at the layer (plain)
+RB_FEATURES = {"k2", "t2", "v4", "d4", "a4", "f4", "b4"}  # P, Q, R, S, T, U: plain estimator only
+FIRST_ORDER_SAMPLED = ("K1", "Theta1", "V", "D", "A", "F", "B", "P", "Q", "R", "S", "T", "U")
+DDNTK_TENSORS = ("R", "S", "T", "U")
 
 
 class Accumulator:
@@ -118,6 +120,8 @@ def estimate(m: dict, names, nprev: np.ndarray, *, rb: bool, k_inf=None, theta_i
             out[name] = scale(get("a4") - _outer(t, t))
         elif name in ("F", "B", "P", "Q"):
             out[name] = scale(get(name.lower() + "4").copy())
+        elif name in DDNTK_TENSORS:  # n_{l-1} x mean of dd_I H / dd_II H over their neuron pattern
+            out[name] = scale(get(NEEDS[name][0]).copy())
         if layer_widths is not None and name in PAIR_TENSORS and not (rb and name in ("V", "D", "A", "F", "B")):
             for li, n in enumerate(layer_widths):
                 if n < 2 and li > 0:
