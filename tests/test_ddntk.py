@@ -21,11 +21,11 @@ biases and lambda_W/n_{l-1} for W^(l).
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache
 
 import numpy as np
 import pytest
 
+from bruteforce import brute_expect
 from fntk_core import get_activation
 from fntk_core.spec import NetworkSpec
 from fntk_core.solver import solve
@@ -237,28 +237,9 @@ _bf_rng = np.random.default_rng(17)
 BF_LOWER = {n: _bf_rng.normal(size=(2, 2, 2, 2)) for n in ("B", "F", "P", "Q", "R", "S", "T", "U")}
 
 
-@lru_cache(maxsize=None)
 def _bf_expect(act_name, fields, derivs):
     """<d_derivs prod sigma^(m)(z_s)> for fields ((m, s), ...) under N(0, BF_K)."""
-    from scipy.integrate import cubature
-
-    act = get_activation(act_name)
-    terms = [list(fields)]
-    for b in derivs:  # product rule
-        terms = [t[:i] + [(m + 1, s)] + t[i + 1:] for t in terms for i, (m, s) in enumerate(t) if s == b]
-    if not terms:
-        return 0.0
-    Lc = np.linalg.cholesky(BF_K)
-    fns = {m: act.derivative(m) for t in terms for m, _ in t}
-
-    def integrand(u):
-        z = u @ Lc.T
-        val = sum(np.prod([fns[m](z[:, s]) for m, s in t], axis=0) for t in terms)
-        return val * np.exp(-0.5 * np.sum(u * u, axis=1)) / (2 * np.pi)
-
-    res = cubature(integrand, [-9.0, -9.0], [9.0, 9.0], rtol=1e-12, atol=1e-13, max_subdivisions=100000)
-    assert res.status == "converged"
-    return float(res.estimate)
+    return brute_expect(act_name, BF_K, fields, derivs)
 
 
 def bf_component(act_name, name, idx):

@@ -5,13 +5,12 @@ kernel: the compiled solver versus theory.md section 3 transcribed again here
 component by component, with every Gaussian expectation done by SciPy's
 adaptive cubature (in Cholesky coordinates) and derivatives expanded by an explicit product rule.
 """
-from functools import lru_cache
 import itertools
 
 import numpy as np
 import pytest
-from scipy.integrate import cubature
 
+from bruteforce import brute_expect as _brute_expect
 from fntk_core import get_activation
 from fntk_core.recursions.compiled import cached_plan
 from fntk_core.recursions.library import get_recursion
@@ -28,35 +27,8 @@ LOWER = {
 
 
 def brute_expect(act, fields, derivs=()):
-    """<d_derivs prod sigma^(m)(z_s)> for fields [(m, s)], by dblquad over N(0, K)."""
-    return _brute(act.name, tuple(fields), tuple(sorted(derivs)))
-
-
-@lru_cache(maxsize=None)
-def _brute(name, fields, derivs):
-    act = get_activation(name)
-    # product rule, explicitly: a list of field lists
-    terms = [list(fields)]
-    for b in derivs:
-        new = []
-        for t in terms:
-            for i, (m, s) in enumerate(t):
-                if s == b:
-                    new.append(t[:i] + [(m + 1, s)] + t[i + 1:])
-        terms = new
-    if not terms:
-        return 0.0
-    L = np.linalg.cholesky(K)
-    fns = {m: act.derivative(m) for t in terms for m, _ in t}
-
-    def integrand(u):  # u: (points, 2), vectorised for cubature
-        z = u @ L.T
-        val = sum(np.prod([fns[m](z[:, s]) for m, s in t], axis=0) for t in terms)
-        return val * np.exp(-0.5 * np.sum(u * u, axis=1)) / (2 * np.pi)
-
-    res = cubature(integrand, [-9.0, -9.0], [9.0, 9.0], rtol=1e-12, atol=1e-13, max_subdivisions=100000)
-    assert res.status == "converged"
-    return float(res.estimate)
+    """<d_derivs prod sigma^(m)(z_s)> for fields [(m, s)] under N(0, K), by cubature."""
+    return _brute_expect(act.name, K, fields, derivs)
 
 
 def omega_fields(a, b):

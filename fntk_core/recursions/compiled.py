@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from ..gaussian import expectations
-from .terms import SYMBOLS, Expectation, Recursion, Term
+from .terms import SYMBOLS, Expectation, Recursion
 
 _ORDER = tuple(SYMBOLS)  # C_W, C_b, lambda_W, lambda_b, r
 
