@@ -4,8 +4,9 @@
 
 Compares, in one run:
   * fntk's sampler (batched ensembles, forward equations of theory.md section 1),
-    end to end (``sample(..., tensors=["K", "Theta"])``, default chunk, estimators
-    included) and the bare forward pass;
+    end to end (``sample(..., tensors=["K", "Theta"])``, default chunk and options:
+    Rao-Blackwellised estimators with control variates, no plain ones, so the last
+    layer's weights are not drawn; estimators included) and the bare forward pass;
   * the straightforward alternative: per network (drawn with NumPy), tf.GradientTape
     Jacobians of the outputs with respect to all parameters (vectorised jacobian, in a
     tf.function traced once), contracted into the NTK  Theta = sum_mu lambda_mu J J^T;
@@ -30,17 +31,19 @@ WIDTH, DEPTH, N0 = 100, 4, 2
 X = np.array([(-0.9895229339599609, -0.5992491841316223), (-0.17877478897571564, 2.253682851791382)])
 
 
-def ntk_flops_per_network(n=WIDTH, N=2, depth=DEPTH, n0=N0):
+def ntk_flops_per_network(n=WIDTH, N=2, depth=DEPTH, n0=N0, skip_last=True):
     """Flops (2 x multiply-adds) of the GEMMs that the sampler runs per network for K and Theta.
 
     z: x W1^T, then sigma W^T per layer.  NTK (diagonals/traces only, engine's Jacobian mode):
-    J^(l)_a = (W_l D_a) [J^(l-1)_a] with J^(l-1)_a of width n_1 + ... + n_{l-2}, per input a;
-    the O(n^2) diagonals, scalings and the layer-1/2 blocks (no GEMM) are not counted.
+    J^(l,k)_a = W_l (D_a J^(l-1,k)_a) for k = 1 .. l-2 (n_k wide), all inputs in one GEMM;
+    the O(n^2) diagonals, scalings and the W D blocks (no GEMM) are not counted.  With
+    Rao-Blackwellised estimators only (the default) layer L is not computed (skip_last).
     """
-    f = 2 * N * n * n0
-    for _ in range(2, depth + 1):
+    top = depth - 1 if skip_last else depth
+    f = 2 * N * n * n0 if top >= 1 else 0
+    for _ in range(2, top + 1):
         f += 2 * N * n * n  # z
-    for l in range(3, depth + 1):
+    for l in range(3, top + 1):
         f += 2 * N * n * n * (n * (l - 2))
     return f
 
@@ -88,12 +91,16 @@ def main() -> int:
     print(f"fntk sampler (end to end, all 9 default tensors, whole NTK matrices): {256 / t:10.1f} networks/s")
 
     # -- bare forward equations (the features for K, Theta, no estimators) ---------------
+    # (what sample() computes by default: Rao-Blackwellised features and the control variates'
+    # layer-2 kernels, so layer L's weights are neither drawn nor multiplied)
     from fntk_core.sampling.api import wanted_features
 
     C = 64
     ens = Ensemble(spec.with_widths([WIDTH] * DEPTH), X, [WIDTH] * DEPTH, seed=0, dtype="float64", chunk=C,
-                   blocks=8, need_ntk=True, need_dntk=False, features=wanted_features(["K", "Theta"]))
-    fwd = tf.function(lambda e0: ens.fast_features(*ens.params(e0, C))["t2"],
+                   blocks=8, need_ntk=True, need_dntk=False, control_variates=True,
+                   features=wanted_features(["K", "Theta"], plain=False, control_variates=True))
+    assert ens.skip_last
+    fwd = tf.function(lambda e0: ens.fast_features(*ens.params(e0, C, layers=ens.drawn_layers))["rt2"],
                       input_signature=[tf.TensorSpec([], tf.int64)])
     fwd(tf.constant(0, tf.int64))
     reps = 8
@@ -101,7 +108,8 @@ def main() -> int:
     rate_fwd = C * reps / t
     flops = ntk_flops_per_network()
     print(f"fntk forward equations only (chunk {C}):               {rate_fwd:10.1f} networks/s, "
-          f"{rate_fwd * flops / 1e9:6.2f} GFLOP/s in GEMMs ({flops / 1e6:.1f} MFLOP per network; whole NTK "
+          f"{rate_fwd * flops / 1e9:6.2f} GFLOP/s in GEMMs ({flops / 1e6:.1f} MFLOP per network, "
+          f"{ntk_flops_per_network(skip_last=False) / 1e6:.1f} with layer L; whole NTK "
           f"matrices for all ordered pairs would be {naive_ntk_flops_per_network() / 1e6:.1f})")
 
     # -- straightforward alternative: GradientTape Jacobians per network --------------

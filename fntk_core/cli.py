@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--chunk", type=int, default=None, help="networks per chunk (default: automatic)")
     m.add_argument("--outputs", type=int, default=None, help="output width n_L (default: the hidden width)")
     m.add_argument("--tensors", default="K,Theta,K1,Theta1,V,D,F,A,B", help="comma-separated tensors to estimate")
+    m.add_argument("--compare-plain", action="store_true",
+                   help="also compute the plain estimators and report meta variance_ratio (Rao-Blackwellised vs "
+                        "plain); slower: the last layer's weights are then drawn too")
     m.add_argument("--out", help="output file (default: standard output)")
     m.add_argument("--format", choices=("json", "table"), default="json")
     return p

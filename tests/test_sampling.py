@@ -149,8 +149,8 @@ def test_rao_blackwell_and_plain_agree():
     from fntk_core.sampling import sample
 
     T = ["K", "Theta", "V", "D", "F", "A", "B"]
-    a = sample(_spec(), X2, networks=600, width=8, tensors=T, seed=5, rao_blackwell=True)
-    b = sample(_spec(), X2, networks=600, width=8, tensors=T, seed=5, rao_blackwell=False)
+    a = sample(_spec(), X2, networks=600, width=8, tensors=T, seed=5, rao_blackwell=True, compare_plain=True)
+    b = sample(_spec(), X2, networks=600, width=8, tensors=T, seed=5, rao_blackwell=False, compare_plain=True)
     assert a.meta["estimator"] == "rao_blackwell" and b.meta["estimator"] == "plain"
     for k in T:
         se = np.sqrt(a.stderr[k] ** 2 + b.stderr[k] ** 2)
@@ -326,6 +326,15 @@ def test_cli_sample_writes_result(tmp_path, capsys):
     assert "stderr" in d and set(d["tensors"]) == {"K", "Theta", "K1", "V"}
     assert r.meta["network"]["widths"] == [6, 3] and r.meta["seed"] == 9 and r.meta["chunk"] == 16
     assert r.meta["networks_used"] == 48
+    assert r.meta["variance_ratio"] is None
+    out2 = tmp_path / "s2.json"
+    rc = main(["sample", "--activation", "tanh", "--cw", "1", "--depth", "2", "--width", "6", "--outputs", "3",
+               "--networks", "48", "--chunk", "16", "--seed", "9", "--input=0.5,-1", "--input=1,0.2",
+               "--tensors", "K,Theta,K1,V", "--out", str(out2), "--compare-plain"])
+    assert rc == 0
+    r2 = Result.load(out2)
+    assert set(r2.meta["variance_ratio"]) == {"K", "Theta", "K1", "V"}
+    np.testing.assert_allclose(r2.tensors["V"], r.tensors["V"], rtol=1e-9, atol=1e-12)
 
 
 def test_control_variates_agree_and_reduce_variance():
@@ -405,3 +414,90 @@ def test_traced_function_is_reused_across_runs_and_seeds():
     assert not np.allclose(a.tensors["K"], b.tensors["K"])
     c = sample(_spec(depth=2), X2, seed=21, **kw)
     np.testing.assert_array_equal(a.tensors["K"], c.tensors["K"])
+
+
+def test_rao_blackwell_only_skips_the_last_layer_and_matches_compare_plain():
+    """Without compare_plain (the default) only Rao-Blackwellised features are computed and
+    W^(L), b^(L) are not drawn; the networks below layer L and the estimates are the same as
+    with compare_plain=True (which draws everything and reports the variance ratio)."""
+    from fntk_core.sampling import sample
+
+    T = ["K", "Theta", "K1", "Theta1", "V", "D", "A"]  # per-input Jacobian path
+    for tensors, depth in ((T, 4), (T + ["F", "B"], 3)):  # and whole NTK matrices
+        a = sample(_spec("tanh", depth=depth), X2, networks=90, width=5, tensors=tensors, seed=3, chunk=16)
+        b = sample(_spec("tanh", depth=depth), X2, networks=90, width=5, tensors=tensors, seed=3, chunk=64,
+                   compare_plain=True)
+        assert a.meta["last_layer_drawn"] is False and b.meta["last_layer_drawn"] is True
+        assert a.meta["variance_ratio"] is None and "compare_plain" in a.meta["variance_ratio_note"]
+        assert set(b.meta["variance_ratio"]) == set(tensors)
+        assert a.meta["control_variates"] is True and "variance_ratio_control_variates" in a.meta
+        for k in tensors:
+            np.testing.assert_allclose(a.tensors[k], b.tensors[k], rtol=1e-9, atol=1e-12, err_msg=k)
+            np.testing.assert_allclose(a.stderr[k], b.stderr[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    # a tensor without a Rao-Blackwellised estimator (P): everything is drawn
+    c = sample(_spec(), X2, networks=8, width=4, tensors=["K", "P"], seed=3)
+    assert c.meta["last_layer_drawn"] is True
+    # the plain estimator alone: no Rao-Blackwellised features but the control variates' layer-2 kernels
+    d = sample(_spec("tanh", depth=4), X2, networks=90, width=5, tensors=T, seed=3, rao_blackwell=False)
+    e = sample(_spec("tanh", depth=4), X2, networks=90, width=5, tensors=T, seed=3, rao_blackwell=False,
+               compare_plain=True)
+    assert d.meta["last_layer_drawn"] is True and d.meta["variance_ratio"] is None
+    for k in T:
+        np.testing.assert_allclose(d.tensors[k], e.tensors[k], rtol=1e-9, atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(d.stderr[k], e.stderr[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+def test_head_of_each_networks_normals_is_the_same_stream():
+    """draw(per=p): the first p normals of every network, from that network's own counter."""
+    import tensorflow as tf
+
+    from fntk_core.sampling.engine import Ensemble
+
+    ens = Ensemble(_spec(depth=3), X2, [5, 4, 3], seed=2**63 + 7, dtype="float64", chunk=5, blocks=2,
+                   need_ntk=True, need_dntk=False)
+    full = ens.draw(tf.constant(3, tf.int64), 5).numpy()
+    for per in (ens.layout[1][2], ens.layout[0][2], 7):
+        head = ens.draw(tf.constant(3, tf.int64), 5, per=per).numpy()
+        np.testing.assert_allclose(head[:, :per], full[:, :per], rtol=0, atol=1e-14)
+    Ws, bs = ens.params(tf.constant(3, tf.int64), 5, layers=2)
+    Wf, bf = ens.params(tf.constant(3, tf.int64), 5)
+    assert len(Ws) == 2 and len(bs) == 2
+    for u, v in zip(Ws + bs, Wf[:2] + bf[:2]):
+        np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("act,N,widths,tensors", [
+    ("tanh", 2, [4, 3, 5], ["K", "Theta", "V", "D", "F", "A", "B"]),
+    ("relu", 3, [5, 4, 6, 3], ["K", "Theta", "V", "D", "F", "A", "B"]),
+    ("tanh", 3, [4, 6, 5, 3], ["K", "Theta", "Theta1"]),
+    ("relu", 2, [5, 5, 5, 5], ["K", "Theta", "D", "A"]),
+    ("tanh", 2, [4, 3], ["Theta", "V"]),
+    ("tanh", 2, [4], ["K", "Theta"]),  # depth 1: nothing is drawn
+])
+def test_rao_blackwell_only_features_without_the_last_layer(act, N, widths, tensors):
+    """Rao-Blackwellised features from layers 1 .. L-1 only (skip_last) equal those of the whole
+    forward equations of the same networks."""
+    import tensorflow as tf
+
+    from fntk_core.sampling.api import wanted_features
+    from fntk_core.sampling.engine import _NTK_FEATURES, Ensemble
+
+    rng = np.random.default_rng(len(widths) + 10 * N)
+    L = len(widths)
+    spec = NetworkSpec(n0=3, depth=L, activation=get_activation(act), c_w=list(rng.uniform(0.5, 2, L)),
+                       c_b=list(rng.uniform(0, 0.5, L)), lambda_w=list(rng.uniform(0.5, 1.5, L)),
+                       lambda_b=list(rng.uniform(0, 0.5, L)))
+    x = rng.normal(size=(N, 3))
+    want = wanted_features(tensors, plain=False, control_variates=True)
+    kw = dict(seed=5, dtype="float64", chunk=3, blocks=2, need_dntk=False, control_variates=True)
+    fast = Ensemble(spec, x, widths, need_ntk=bool(want & _NTK_FEATURES), features=want, **kw)
+    ref = Ensemble(spec, x, widths, need_ntk=True, **kw)
+    assert fast.skip_last and fast.drawn_layers == L - 1
+    Ws, bs = fast.params(tf.constant(4, tf.int64), 3, layers=fast.drawn_layers)
+    a = fast.fast_features(Ws, bs)
+    Wf, bf = ref.params(tf.constant(4, tf.int64), 3)
+    b = ref.features(ref.forward(Wf, bf))
+    assert set(want) <= set(a) and not any(k in a for k in ("k2", "t2", "xk2", "xt2"))
+    for k in a:
+        scale = max(np.abs(b[k].numpy()).max(), 1.0)
+        np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), rtol=0, atol=1e-12 * scale, err_msg=k)

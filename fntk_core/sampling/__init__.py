@@ -1,7 +1,8 @@
 """Monte-Carlo ensembles of finite-width MLPs (TensorFlow), theory.md sections 1-2.
 
     sample(spec, inputs, *, networks, width=None, outputs=None, tensors=(...), seed=0,
-           dtype="float64", chunk=None, progress=None, cancel=None, rao_blackwell=True) -> Result
+           dtype="float64", chunk=None, progress=None, cancel=None, rao_blackwell=True,
+           control_variates=True, compare_plain=False) -> Result
     iter_sample(..., every=k)  -> generator of partial Results, then the final one
 
 Importing this package does not import TensorFlow: the engine is loaded when a job starts.

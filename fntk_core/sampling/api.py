@@ -90,21 +90,31 @@ def _auto_chunk(dims, N, need_ntk, need_dntk, dtype_bytes, full_ntk=True, need_d
     return int(max(1, min(_MAX_CHUNK, _CHUNK_BYTES // max(per * dtype_bytes, 1))))
 
 
-def wanted_features(names) -> set[str]:
-    """Per-network features that the estimates of ``names`` need, plain and Rao-Blackwellised
-    (a Result reports both: the other one gives the variance ratio)."""
+def wanted_features(names, *, rb: bool = True, plain: bool = True, control_variates: bool = False) -> set[str]:
+    """Per-network features that the estimates of ``names`` need.
+
+    ``rb``, ``plain``: which estimators (Rao-Blackwellised, plain) of the tensors that have
+    both to compute (both: the variance ratio; P, Q, R-U are always plain).  The
+    defaults give everything.  ``control_variates``: also the Rao-Blackwellised k2 / t2 (the
+    control variates are their layer-2 values; they correct every estimate made from k2 / t2)."""
     out = set()
     for name in names:
         for f in NEEDS[name]:
-            out.add(f)
-            if f in RB_FEATURES:
+            if f not in RB_FEATURES:
+                out.add(f)
+                continue
+            if plain:
+                out.add(f)
+            if rb:
+                out.add("r" + f)
+            if control_variates and f in ("k2", "t2"):
                 out.add("r" + f)
     return out
 
 
 class _Run:
     def __init__(self, spec, inputs, *, networks, width, outputs, tensors, seed, dtype, chunk, rao_blackwell,
-                 max_chunk=None, control_variates=True):
+                 max_chunk=None, control_variates=True, compare_plain=False):
         if isinstance(networks, bool) or not isinstance(networks, (int, np.integer)) or networks < 1:
             raise ValueError(f"networks: must be an integer >= 1, got {networks!r}")
         if dtype not in ("float64", "float32"):
@@ -122,6 +132,7 @@ class _Run:
         self.seed = int(seed)
         self.dtype = dtype
         self.rb = bool(rao_blackwell)
+        self.compare = bool(compare_plain)  # both estimators, for meta["variance_ratio"]
         L, N = self.spec.depth, self.x.shape[0]
         self.dims = [self.spec.n0] + self.widths
         self.nprev = np.array(self.dims[:-1], dtype=float)  # n_{l-1} for l = 1..L
@@ -129,7 +140,7 @@ class _Run:
         self.need_dntk = self.need_ddntk or any(n in ("P", "Q") for n in names)
         self.need_ntk = self.need_dntk or any(n in ("Theta", "Theta1", "D", "A", "F", "B") for n in names)
         dbytes = 8 if dtype == "float64" else 4
-        full_ntk = bool(wanted_features(names) & {"f4", "b4", "rf4", "rb4"})
+        full_ntk = bool(wanted_features(names) & {"f4", "b4", "rf4", "rb4"})  # (either estimator: same path)
         self.chunk = int(chunk) if chunk else _auto_chunk(self.dims, N, self.need_ntk, self.need_dntk, dbytes,
                                                           full_ntk, self.need_ddntk)
         if self.chunk < 1:
@@ -151,13 +162,18 @@ class _Run:
                     raise
                 self.cv, self.cv_note = False, f"solver failed ({exc}); no control variates"
 
+        # Rao-Blackwellised only (the default): no plain features, so (without dNTK) the engine
+        # draws no layer-L weights and runs no layer-L GEMMs (engine.Ensemble.skip_last)
+        self.features = wanted_features(names, rb=self.rb or self.compare, plain=(not self.rb) or self.compare,
+                                        control_variates=self.cv)
+
         from . import engine  # TensorFlow is imported here, not before
 
         self.tfinfo = engine.configure_tf()
         self.ens = engine.cached_ensemble(self.spec, self.x, self.widths, seed=self.seed, dtype=dtype,
                                           chunk=self.chunk, blocks=self.blocks, need_ntk=self.need_ntk,
                                           need_dntk=self.need_dntk, control_variates=self.cv,
-                                          features=wanted_features(names), need_ddntk=self.need_ddntk)
+                                          features=self.features, need_ddntk=self.need_ddntk)
         self.acc = Accumulator(self.blocks)
         self.done = 0
         self.t0 = time.perf_counter()
@@ -168,6 +184,12 @@ class _Run:
         sums, counts, bad = self.ens.run_chunk(self.done, valid, self.seed)
         self.acc.add(sums, counts, bad, valid)
         self.done += valid
+
+    def _ratio_note(self) -> str:
+        why = ("only the " + ("Rao-Blackwellised" if self.rb else "plain") + " estimators were computed"
+               + (" (they need no layer-L weights: those were not drawn)" if self.ens.skip_last else ""))
+        return (f"variance_ratio not computed: {why}; pass compare_plain=True (fntk sample --compare-plain) "
+                "for Var(Rao-Blackwellised) / Var(plain)")
 
     def result(self, *, partial: bool, cancelled: bool = False) -> Result:
         acc = self.acc
@@ -193,6 +215,7 @@ class _Run:
             "normalisation": "first-order tensors are n_{l-1} x cumulant (n_0 at l = 1); K1, Theta1 = "
                              "n_{l-1} (sampled mean - infinite-width solver value); layer 1 exactly zero",
             "rng": "Philox (StatelessRandomNormalV2), key = seed, network e owns counters [e*M/2, (e+1)*M/2)",
+            "last_layer_drawn": not self.ens.skip_last,  # False: Rao-Blackwellised only, W^(L), b^(L) not needed
             "library_versions": library_versions(),
             "tensorflow": self.tfinfo["tensorflow"],
             "tf_function_traces": self.ens.traces,
@@ -204,23 +227,28 @@ class _Run:
         if acc.used == 0 or acc.sums is None:
             nan = {n: np.full((L,) + (self.x.shape[0],) * (2 if n in ("K", "Theta", "K1", "Theta1") else 4), np.nan)
                    for n in self.names}
-            meta["variance_ratio"] = {}
+            meta["variance_ratio"] = {} if self.compare else None
+            if not self.compare:
+                meta["variance_ratio_note"] = self._ratio_note()
             return Result(list(range(1, L + 1)), nan, meta, {k: v.copy() for k, v in nan.items()})
         tensors, stderr = estimate_with_errors(acc, self.names, self.nprev, rb=self.rb, **kw)
         if self.rb:  # conditional on nothing, layer 1 is exact: no error, only rounding
             for n in ("K", "Theta"):
                 if n in stderr:
                     stderr[n][0] = 0.0
-        # the other estimator, for the variance ratio (Rao-Blackwellised vs plain)
-        other_t, other_se = estimate_with_errors(acc, self.names, self.nprev, rb=not self.rb, **kw)
-        se_rb, se_plain = (stderr, other_se) if self.rb else (other_se, stderr)
-        ratio = {}
-        for n in self.names:
-            a, b = se_rb[n][1:], se_plain[n][1:]
-            ok = np.isfinite(a) & np.isfinite(b)
-            den = float((b[ok] ** 2).sum())
-            ratio[n] = float((a[ok] ** 2).sum() / den) if den > 0 else None
-        meta["variance_ratio"] = ratio  # Var(Rao-Blackwellised) / Var(plain), layers >= 2
+        if self.compare:  # the other estimator, for the variance ratio (Rao-Blackwellised vs plain)
+            other_t, other_se = estimate_with_errors(acc, self.names, self.nprev, rb=not self.rb, **kw)
+            se_rb, se_plain = (stderr, other_se) if self.rb else (other_se, stderr)
+            ratio = {}
+            for n in self.names:
+                a, b = se_rb[n][1:], se_plain[n][1:]
+                ok = np.isfinite(a) & np.isfinite(b)
+                den = float((b[ok] ** 2).sum())
+                ratio[n] = float((a[ok] ** 2).sum() / den) if den > 0 else None
+            meta["variance_ratio"] = ratio  # Var(Rao-Blackwellised) / Var(plain), layers >= 2
+        else:
+            meta["variance_ratio"] = None
+            meta["variance_ratio_note"] = self._ratio_note()
         meta["control_variates"] = self.cv
         if self.need_ddntk and self.spec.activation.slopes is not None:
             meta["ddntk_note"] = ("piecewise-linear activation: sampled networks have vanishing second and third "
@@ -250,8 +278,16 @@ def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs
                 tensors: Iterable[str] = DEFAULT_TENSORS, seed: int = 0, dtype: str = "float64",
                 chunk: int | None = None, progress: Callable[[int, int], None] | None = None,
                 cancel=None, rao_blackwell: bool = True, every: int | None = None,
-                control_variates: bool = True) -> Iterator[Result]:
+                control_variates: bool = True, compare_plain: bool = False) -> Iterator[Result]:
     """Yield partial Results every ``every`` networks (at chunk boundaries), then the final one.
+
+    ``compare_plain``: compute the plain estimators too (besides the Rao-Blackwellised ones,
+    or the other way round with ``rao_blackwell=False``) and report meta ``variance_ratio``
+    = Var(Rao-Blackwellised) / Var(plain) per tensor.  Off by default: then only the
+    estimator in use is computed, and with Rao-Blackwellised estimators only (tensors other
+    than P, Q, R-U) the last layer's weights are neither drawn nor multiplied (the
+    statistics of layer L are closed forms in layer L-1 quantities); meta ``variance_ratio``
+    is None and ``variance_ratio_note`` says why.
 
     ``cancel``: a callable returning True or a threading.Event; it is polled between chunks.
     On cancellation the estimates from the networks drawn so far are yielded (meta
@@ -262,7 +298,7 @@ def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs
         every = max(1, int(every))
     run = _Run(spec, inputs, networks=networks, width=width, outputs=outputs, tensors=tensors, seed=seed,
                dtype=dtype, chunk=chunk, rao_blackwell=rao_blackwell, control_variates=control_variates,
-               max_chunk=every if (every and chunk is None) else None)  # auto chunk <= reporting interval
+               compare_plain=compare_plain, max_chunk=every if (every and chunk is None) else None)  # auto chunk <= reporting interval
     next_report = every
     while run.done < run.networks:
         if _is_cancelled(cancel):
@@ -281,11 +317,16 @@ def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs
 def sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs=None,
            tensors: Iterable[str] = DEFAULT_TENSORS, seed: int = 0, dtype: str = "float64",
            chunk: int | None = None, progress: Callable[[int, int], None] | None = None,
-           cancel=None, rao_blackwell: bool = True, control_variates: bool = True) -> Result:
-    """Draw ``networks`` networks and estimate ``tensors`` with standard errors (Result.stderr)."""
+           cancel=None, rao_blackwell: bool = True, control_variates: bool = True,
+           compare_plain: bool = False) -> Result:
+    """Draw ``networks`` networks and estimate ``tensors`` with standard errors (Result.stderr).
+
+    ``compare_plain``: also compute the other estimator and report meta ``variance_ratio``
+    (see ``iter_sample``)."""
     last = None
     for last in iter_sample(spec, inputs, networks=networks, width=width, outputs=outputs, tensors=tensors,
                             seed=seed, dtype=dtype, chunk=chunk, progress=progress, cancel=cancel,
-                            rao_blackwell=rao_blackwell, every=None, control_variates=control_variates):
+                            rao_blackwell=rao_blackwell, every=None, control_variates=control_variates,
+                            compare_plain=compare_plain):
         pass
     return last

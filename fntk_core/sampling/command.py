@@ -45,7 +45,8 @@ def run_sample(spec, x, args) -> int:
     spec_w = spec.with_widths(hidden + [int(outputs)])
     try:
         result = sample(spec_w, x, networks=args.networks, tensors=tensors, seed=args.seed, dtype=args.dtype,
-                        chunk=args.chunk, progress=_ProgressBar())
+                        chunk=args.chunk, progress=_ProgressBar(),
+                        compare_plain=bool(getattr(args, "compare_plain", False)))
     except KeyboardInterrupt:
         print("fntk sample: cancelled", file=sys.stderr)
         return 130

@@ -11,7 +11,9 @@ All computed by the forward equations of theory.md section 1 (no parameter Jacob
 Random numbers: one Philox stream keyed by the seed; network e owns the counter range
 [e*M/2, (e+1)*M/2) (M normals per network, 2 float64 normals per Philox step), so a chunk
 of networks [e0, e0+E) is drawn in one batched op and the draws do not depend on how the
-ensemble is cut into chunks.
+ensemble is cut into chunks.  When the last layer's weights are not needed (Rao-Blackwellised
+estimators only, ``Ensemble.skip_last``), each network draws only the head of its range
+(layers 1 .. L-1, from the same counter e*M/2): the same numbers as with the whole range.
 """
 from __future__ import annotations
 
@@ -100,13 +102,37 @@ def _sincos_2pi(v):
     return sin, cos
 
 
-@tf.function(jit_compile=True, autograph=False)
-def _philox_normal_xla(shape, key, counter):
-    bits = tf.raw_ops.StatelessRandomUniformFullIntV2(shape=shape, key=key, counter=counter, alg=1, dtype=tf.uint64)
+def _box_muller(bits):
     f = tf.reshape(_uint64_to_unit(bits), [-1, 2])
     r = tf.sqrt(-2.0 * tf.math.log(tf.maximum(f[:, 0], 1.0e-7)))
     sin, cos = _sincos_2pi(f[:, 1])
     return tf.reshape(tf.stack([sin * r, cos * r], 1), [-1])
+
+
+@tf.function(jit_compile=True, autograph=False)
+def _philox_normal_xla(shape, key, counter):
+    bits = tf.raw_ops.StatelessRandomUniformFullIntV2(shape=shape, key=key, counter=counter, alg=1, dtype=tf.uint64)
+    return _box_muller(bits)
+
+
+_ROWS_XLA: dict = {}
+
+
+def _philox_normal_rows_xla(rows: int, per: int):
+    """XLA function (key, counters (rows,) uint64) -> (rows, per) float64: row r holds the ``per``
+    normals of the stream that start at Philox counter counters[r] (per even), i.e. the same
+    numbers as ``_philox_normal_xla`` from that counter; one fused computation for all rows."""
+    fn = _ROWS_XLA.get((rows, per))
+    if fn is None:
+        def rows_fn(key, counters):
+            zero = tf.constant(0, tf.uint64)
+            bits = [tf.raw_ops.StatelessRandomUniformFullIntV2(
+                shape=tf.constant([per], tf.int64), key=key, counter=tf.stack([counters[r], zero]), alg=1,
+                dtype=tf.uint64) for r in range(rows)]
+            return tf.reshape(_box_muller(tf.concat(bits, 0)), [rows, per])
+
+        fn = _ROWS_XLA[(rows, per)] = tf.function(rows_fn, jit_compile=True, autograph=False)
+    return fn
 
 
 _XLA: bool | None = None
@@ -129,25 +155,6 @@ def xla_available() -> bool:
             except Exception:  # no XLA in this build / on this device
                 _XLA = False
     return _XLA
-
-
-def _diag_from_jacobians(blocks, pa, pb, trace_only):
-    """Diagonals (E, P, n) (or traces (E, P)) of Theta_ab = sum_k C[., p, k] J^(k)_a J^(k)_b^T + c_own 1
-    from J (E, N, n, sum(blocks)).  (Fusing this under XLA measured no faster.)"""
-    def fn(J, C, c_own):
-        Ja, Jb = tf.gather(J, list(pa), axis=1), tf.gather(J, list(pb), axis=1)  # (E, P, n, S)
-        out = None
-        o = 0
-        for k, w in enumerate(blocks):
-            r = Ja[..., o:o + w] * Jb[..., o:o + w]
-            r = tf.reduce_sum(r, [-2, -1]) if trace_only else tf.reduce_sum(r, -1)
-            ck = C[:, :, k]
-            r = ck * r if trace_only else tf.expand_dims(ck, -1) * r
-            out = r if out is None else out + r
-            o += w
-        n = J.shape[2]
-        return out + (n * c_own if trace_only else c_own[:, :, None])
-    return fn
 
 
 def distribute_chunk(fn, *args):
@@ -173,6 +180,7 @@ _NTK_FEATURES = frozenset({"t2", "d4", "a4", "f4", "b4", "rt2", "rd4", "ra4", "r
 _DNTK_FEATURES = frozenset({"p4", "q4"})
 _FULL_NTK_FEATURES = frozenset({"f4", "b4", "rf4", "rb4"})  # need whole n x n NTK matrices
 _DDNTK_FEATURES = frozenset({"ddr4", "dds4", "ddt4", "ddu4"})  # R, S, T, U: see ddntk.py
+_RB_ONLY = frozenset({"rk2", "rv4", "rt2", "rd4", "ra4", "rf4", "rb4"})  # closed forms in layer l-1 quantities
 
 
 def _gram(u, v=None):
@@ -245,6 +253,12 @@ class Ensemble:
         if not self.need_ddntk and self.want & _DDNTK_FEATURES:
             raise ValueError("ddNTK features requested without need_ddntk")
         self._pairs_setup()
+        # Only Rao-Blackwellised features (and no dNTK): every layer-L statistic is a closed form
+        # in layer L-1 quantities, so W^(L), b^(L) are not drawn and no layer-L GEMM is run.
+        # The draws stay keyed per network (network e's normals start at counter e*M/2 as
+        # always); the unused tail of each network's range is just not generated.
+        self.skip_last = (not self.need_dntk) and all(f in _RB_ONLY for f in self.want)
+        self.drawn_layers = self.L - 1 if self.skip_last else self.L
         self.traces = 0
         self._fn = tf.function(
             self._chunk,
@@ -281,24 +295,39 @@ class Ensemble:
         self.full_mode = bool(self.want & _FULL_NTK_FEATURES)
 
     # -- random parameters ------------------------------------------------------
-    def draw(self, e0, E, key=None):
-        """Standard normals of networks e0 .. e0+E-1 as (E, M), float64.
+    def draw(self, e0, E, key=None, per=None):
+        """Standard normals of networks e0 .. e0+E-1 as (E, per), float64: the first ``per``
+        (default all M) of each network's normals.
 
         ``key``: (1,) uint64 tensor (the seed); default this ensemble's seed."""
-        counter = tf.bitcast(tf.cast(e0, tf.int64) * (self.M // 2), tf.uint64)
-        counter = tf.stack([counter, tf.constant(0, tf.uint64)])
+        per = self.M if per is None else int(per) + int(per) % 2  # whole Philox steps
         key = tf.constant([self.key], tf.uint64) if key is None else key
+        if per == self.M:  # the networks' ranges are contiguous: one stream
+            counter = tf.bitcast(tf.cast(e0, tf.int64) * (self.M // 2), tf.uint64)
+            counter = tf.stack([counter, tf.constant(0, tf.uint64)])
+            if xla_available():
+                flat = _philox_normal_xla(tf.constant([E * self.M], tf.int64), key, counter)
+            else:
+                flat = tf.raw_ops.StatelessRandomNormalV2(
+                    shape=tf.constant([E * self.M], tf.int64), key=key, counter=counter, alg=1, dtype=tf.float64)
+            return tf.reshape(flat, [E, self.M])
+        # the head of each network's range: one stream per network, from its own counter
+        starts = tf.bitcast((tf.cast(e0, tf.int64) + tf.range(E, dtype=tf.int64)) * (self.M // 2), tf.uint64)
+        if per == 0:
+            return tf.zeros([E, 0], tf.float64)
         if xla_available():
-            flat = _philox_normal_xla(tf.constant([E * self.M], tf.int64), key, counter)
-        else:
-            flat = tf.raw_ops.StatelessRandomNormalV2(
-                shape=tf.constant([E * self.M], tf.int64), key=key, counter=counter, alg=1, dtype=tf.float64)
-        return tf.reshape(flat, [E, self.M])
+            return _philox_normal_rows_xla(E, per)(key, starts)
+        zero = tf.constant(0, tf.uint64)
+        return tf.stack([tf.raw_ops.StatelessRandomNormalV2(
+            shape=tf.constant([per], tf.int64), key=key, counter=tf.stack([starts[r], zero]), alg=1,
+            dtype=tf.float64) for r in range(E)])
 
-    def params(self, e0, E, key=None):
-        g = self.draw(e0, E, key)
+    def params(self, e0, E, key=None, layers=None):
+        """Weights and biases of layers 1 .. ``layers`` (default L) of networks e0 .. e0+E-1."""
+        layers = self.L if layers is None else int(layers)
+        g = self.draw(e0, E, key, per=None if layers == self.L else (self.layout[layers - 1][2] if layers else 0))
         Ws, bs = [], []
-        for l in range(1, self.L + 1):
+        for l in range(1, layers + 1):
             a, b, c = self.layout[l - 1]
             p = self.spec.layer_params(l)
             W = tf.reshape(g[:, a:b], [E, self.dims[l], self.dims[l - 1]]) * np.sqrt(p["C_W"] / self.dims[l - 1])
@@ -468,9 +497,12 @@ class Ensemble:
     #    two GEMMs over all pairs at once, (D_a T_p D_b) W^T stacked along rows, then
     #    W (...) stacked along columns; layer 2 is one GEMM (Theta^(1) is proportional to 1).
     #  * diagonals / traces only (K, Theta, K1, Theta1, V, D, A): per-input Jacobians
-    #    J^(l,k)_a = dz^(l)_a / dz^(k)_a (n_l x n_k), forward mode, all inputs and k < l in
-    #    one GEMM per layer; Theta^(l)_ab = sum_k c^(k)_ab J^(l,k)_a J^(l,k)_b^T + c^(l)_ab 1,
-    #    so its diagonal costs O(n^2) per pair and block, and nothing is O(n^3) per pair.
+    #    J^(l,k)_a = dz^(l)_a / dz^(k)_a (n_l x n_k), forward mode, one GEMM per block k < l-1
+    #    and layer (all inputs side by side); J^(l,l-1)_a = W D_a is not formed.
+    #    Theta^(l)_ab = sum_k c^(k)_ab J^(l,k)_a J^(l,k)_b^T + c^(l)_ab 1, so its diagonal costs
+    #    O(n^2) per pair and block (for k = l-1 one small GEMM, (W o W)(sigma'_a o sigma'_b)),
+    #    and nothing is O(n^3) per pair.
+    #  * with only Rao-Blackwellised features (skip_last), layer L is not computed at all.
     def _to_pairs(self, x):
         """(E, N, N, ...) symmetric in (a, b) -> (E, P, ...)."""
         flat = tf.reshape(x, tf.concat([[-1, self.N * self.N], tf.shape(x)[3:]], 0))
@@ -505,16 +537,23 @@ class Ensemble:
         TpT = tf.reshape(tf.transpose(T, [0, 2, 3, 1]), [-1, P, n * n])
         return tf.matmul(Tp, Tp, transpose_b=True), tf.matmul(Tp, TpT, transpose_b=True)
 
+    def _row_dots(self, J):
+        """J (E, n, N, w) [e, i, a, j] -> (E, P, n): sum_j J[e, i, a, j] J[e, i, b, j] for the pairs (a, b)."""
+        return tf.stack([tf.reduce_sum(J[:, :, a, :] * J[:, :, b, :], -1) for a, b in zip(self.pair_a, self.pair_b)], 1)
+
     def _delta(self, c, n):
         """c (E, P) -> c_p delta_ij as (E, n, P, n)."""
         return tf.eye(n, dtype=self.dtype)[:, None, :] * c[:, None, :, None]
 
     def fast_features(self, Ws, bs):
-        """The wanted per-network features (same definitions as ``features``), no dNTK."""
+        """The wanted per-network features (same definitions as ``features``), no dNTK.
+
+        With ``skip_last`` (only Rao-Blackwellised features), layer L's weights are not used
+        (``Ws``, ``bs`` may hold layers 1 .. L-1 only): its features come from layer L-1."""
         want, L, N, P = self.want, self.L, self.N, self.P
         dt = self.dtype
         x = self.x
-        E = tf.shape(Ws[0])[0]
+        E = tf.shape(Ws[0])[0] if Ws else self.chunk
         ntk = self.need_ntk and bool(want & _NTK_FEATURES)
         full = ntk and self.full_mode
         need_diag = [False] * (L + 2)  # diagonal of Theta^(l) (else the trace is enough)
@@ -523,27 +562,37 @@ class Ensemble:
         pa, pb = self.pair_a, self.pair_b
         gram_x = tf.matmul(x, x, transpose_b=True) / self.dims[0]  # (N, N)
         feats = {}
-        z = tf.matmul(tf.broadcast_to(x[None], tf.stack([E, N, self.dims[0]])), Ws[0], transpose_b=True) + bs[0][:, None, :]
+        z = None
         s = s1 = zprev = None  # sigma, sigma', z of the layer below
-        T = M = J = None
-        cs, blocks = [], []
+        T = M = None
+        cs, jblocks, implicit = [], [], None
         td = tr = None
         for l in range(1, L + 1):
             p = self.spec.layer_params(l)
             n = self.dims[l]
             m = self.dims[l - 1]
             f = {}
+            rb_only = self.skip_last and l == L  # no z^(L), no Theta^(L): closed forms from layer L-1
             if l > 1:
-                W = Ws[l - 1]
                 s = self.act[0](zprev)
-                z = tf.matmul(s, W, transpose_b=True) + bs[l - 1][:, None, :]
+                if not rb_only:
+                    W = Ws[l - 1]
+                    z = tf.matmul(s, W, transpose_b=True) + bs[l - 1][:, None, :]
                 gram = _gram(s) / m
                 if ntk:
                     s1 = self.act[1](zprev)
             else:
+                if not rb_only:
+                    z = tf.matmul(tf.broadcast_to(x[None], tf.stack([E, N, self.dims[0]])), Ws[0],
+                                  transpose_b=True) + bs[0][:, None, :]
                 gram = tf.broadcast_to(gram_x[None], tf.stack([E, N, N]))
             # ---- NTK of this layer ----
-            if ntk:
+            if ntk and rb_only:
+                td_prev = td
+                if full and l > 1:  # rf4, rb4 need D_a Theta^(L-1) D_b, not Theta^(L)
+                    sa, sb = tf.gather(s1, pa, axis=1), tf.gather(s1, pb, axis=1)
+                    M = cs[0][:, :, None] * sa * sb if l == 2 else T * tf.transpose(sa, [0, 2, 1])[:, :, :, None] * sb[:, None, :, :]
+            elif ntk:
                 c_own = self._to_pairs(p["lambda_b"] + p["lambda_W"] * gram)  # (E, P)
                 td_prev = td
                 if l == 1:
@@ -562,36 +611,46 @@ class Ensemble:
                         T = tf.matmul(W, tf.reshape(U, [-1, m, P * n]))
                     T = tf.reshape(T, [-1, n, P, n]) + self._delta(c_own, n)
                     td = self._diag_pairs(T)
-                    tr = tf.reduce_sum(td, -1)
+                    tr = tf.reduce_sum(td, -1) if want & {"t2", "d4", "a4"} else None
                 else:
-                    # forward-mode Jacobians J[e, a, i, (k, j)] = J^(l,k)_{a; ij}, k = 1 .. l-1
-                    blk = W[:, None, :, :] * s1[:, :, None, :]  # J^(l,l-1)_a = W D_a  (E, N, n, m)
-                    if J is None:
-                        J = blk
-                    else:  # J^(l,k)_a = (W D_a) J^(l-1,k)_a
-                        J = tf.concat([tf.matmul(blk, J), blk], -1)
-                    blocks.append(m)
-                    C = tf.stack(cs, -1)  # (E, P, l-1)
-                    fn = _diag_from_jacobians(tuple(blocks), tuple(pa.tolist()), tuple(pb.tolist()),
-                                              not need_diag[l])
-                    if need_diag[l]:
-                        td = fn(J, C, c_own)
-                        tr = tf.reduce_sum(td, -1)
-                    else:
-                        td = None
-                        tr = fn(J, C, c_own)
+                    # forward-mode Jacobians J^(l,k)_a = dz^(l)_a / dz^(k)_a, k = 1 .. l-1:
+                    # k < l-1 stored as jblocks[k-1] [e, i, a, j] (E, n, N, n_k), one GEMM per block and
+                    # layer with all inputs side by side: J^(l,k)_a = W (D_a J^(l-1,k)_a);
+                    # k = l-1 is J^(l,l-1)_a = W D_a, kept implicit as (W, sigma').
+                    dT = tf.transpose(s1, [0, 2, 1])[:, :, :, None]  # D_a as [e, j, a, 1]
+                    new = []
+                    for blk in jblocks:
+                        w = blk.shape[-1]
+                        R = tf.reshape(dT * blk, [-1, m, N * w])
+                        new.append(tf.reshape(tf.matmul(W, R), [-1, n, N, w]))
+                    if implicit is not None:  # J^(l-1,l-2)_a = W' D'_a, made explicit
+                        Wp, dp = implicit
+                        w = Wp.shape[-1]
+                        R = tf.reshape(dT * Wp[:, :, None, :] * dp[:, None, :, :], [-1, m, N * w])
+                        new.append(tf.reshape(tf.matmul(W, R), [-1, n, N, w]))
+                    jblocks, implicit = new, (W, s1)
+                    # diagonals: sum_k c^(k) (J^(l,k)_a J^(l,k)_b^T)_ii + c^(l); the W D block by a GEMM
+                    # (W o W) (sigma'_a o sigma'_b)
+                    dd = tf.gather(s1, pa, axis=1) * tf.gather(s1, pb, axis=1)  # (E, P, m)
+                    td = c_own[:, :, None] + cs[-1][:, :, None] * tf.matmul(dd, W * W, transpose_b=True)
+                    for k, blk in enumerate(jblocks):
+                        td = td + cs[k][:, :, None] * self._row_dots(blk)
+                    tr = tf.reduce_sum(td, -1) if want & {"t2", "d4", "a4"} else None
                 cs.append(c_own)
             # ---- plain features ----
             npair = n * (n - 1) if n > 1 else 1.0
-            Sz = _gram(z)
+            if l == 1 and want & {"f4", "b4", "rf4", "rb4"}:
+                zero4 = tf.zeros(tf.stack([E] + [N] * 4), dt)
+            if want & {"k2", "v4", "d4"}:
+                Sz = _gram(z)
             if "k2" in want:
                 f["k2"] = Sz / n
             if want & {"v4", "d4", "f4"}:
                 zz = z[:, :, None, :] * z[:, None, :, :]  # (E, N, N, n)
             if "v4" in want:
                 f["v4"] = (_outer(Sz, Sz) - _pair_products_same(zz, zz)) / npair
-            if ntk:
-                St = self._from_pairs(tr)
+            if ntk and want & {"t2", "d4", "a4", "f4", "b4"}:
+                St = self._from_pairs(tr) if tr is not None else None
                 tdf = self._from_pairs(td) if need_diag[l] else None
                 if "t2" in want:
                     f["t2"] = St / n
@@ -599,7 +658,6 @@ class Ensemble:
                     f["d4"] = (_outer(Sz, St) - _pair_products_same(zz, tdf)) / npair
                 if "a4" in want:
                     f["a4"] = (_outer(St, St) - _pair_products_same(tdf, tdf)) / npair
-                zero4 = tf.zeros(tf.stack([E] + [N] * 4), dt)
                 if "f4" in want:
                     f["f4"] = zero4 if l == 1 else (self._contract_f(z, T) - _pair_products(zz, tdf)) / npair
                 if "b4" in want:
@@ -651,20 +709,24 @@ class Ensemble:
         L = self.L
         if self.control_variates and L >= 3:
             # control variates with known means: the layer-2 kernels G^(2), H^(2) (their means
-            # are the infinite-width K^(2), Theta^(2) exactly, layer 1 being Gaussian)
-            pairs = [(a, "r" + a, name) for a, name in (("k2", "cvk"), ("t2", "cvt")) if a in feats and "r" + a in feats]
-            for plain, rb, name in pairs:
+            # are the infinite-width K^(2), Theta^(2) exactly, layer 1 being Gaussian); they are
+            # the Rao-Blackwellised rk2, rt2 of layer 2, so those must be among the features
+            for plain, name in (("k2", "cvk"), ("t2", "cvt")):
+                rb = "r" + plain
+                if rb not in feats:
+                    continue
                 c = feats[rb][1]
                 feats[name] = [c] * L
                 feats[name + "2"] = [c * c] * L
-                feats["x" + plain] = [y * c for y in feats[plain]]
-                feats["x" + rb] = [y * c for y in feats[rb]]
+                for y in (plain, rb):
+                    if y in feats:
+                        feats["x" + y] = [v * c for v in feats[y]]
 
     # -- one chunk -------------------------------------------------------------------
     def _chunk(self, e0, valid, key):
         self.traces += 1  # Python side: runs once per trace
         E = self.chunk
-        Ws, bs = self.params(e0, E, key)
+        Ws, bs = self.params(e0, E, key, layers=self.drawn_layers)
         if self.need_dntk:
             feats = self.features(self.forward(Ws, bs))
         else:
