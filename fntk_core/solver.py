@@ -6,16 +6,13 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .jobs import is_cancelled
 from .recursions.compiled import cached_plan
 from .recursions.library import IMPLEMENTED, closure, get_recursion
 from .results import FIRST_ORDER, TENSOR_RANKS, Result, library_versions
 from .spec import NetworkSpec, check_inputs
 
 DEFAULT_TENSORS = ("K", "Theta", "V", "K1", "Theta1", "D", "F", "A", "B")
-
-
-class Cancelled(Exception):
-    """Raised inside the solver when the caller's cancel() returns True."""
 
 
 def _unique_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -39,8 +36,8 @@ def solve(
     Returns a :class:`Result` whose tensors have the layer axis first, then sample
     indices in theory.md order.  First-order tensors are the coefficients of
     1/n_{l-1} (zero at l = 1).  ``recursions`` may replace the built-in
-    recursions (e.g. the ones assembled from diagrams).  ``cancel`` is polled once
-    per layer; on cancellation the layers finished so far are returned with
+    recursions (e.g. the ones assembled from diagrams).  ``cancel`` (a callable or a
+    threading.Event, see :mod:`fntk_core.jobs`) is polled once per layer; on cancellation the layers finished so far are returned with
     ``meta["cancelled"] = True``.
     """
     x = check_inputs(inputs, spec.n0)
@@ -71,7 +68,7 @@ def solve(
     history = {name: [state[name]] for name in names}
     cancelled = False
     for layer in range(1, spec.depth):
-        if cancel is not None and cancel():
+        if is_cancelled(cancel):
             cancelled = True
             break
         params = dict(spec.layer_params(layer + 1), r=spec.ratio(layer))

@@ -5,16 +5,17 @@ sampling job starts.
 """
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from ..jobs import is_cancelled as _is_cancelled
 from ..results import Result, library_versions
 from ..spec import NetworkSpec, SpecError, check_inputs
 from .estimators import NEEDS, RB_FEATURES, Accumulator, estimate_with_errors
+
 
 DEFAULT_TENSORS = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B")
 SUPPORTED = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B", "P", "Q", "R", "S", "T", "U")
@@ -53,14 +54,6 @@ def resolve_widths(spec: NetworkSpec, width=None, outputs=None) -> tuple[Network
         raise SpecError("outputs: give the output width")
     spec_w = spec.with_widths(hidden + [int(out)])
     return spec_w, hidden + [int(out)]
-
-
-def _is_cancelled(cancel) -> bool:
-    if cancel is None:
-        return False
-    if hasattr(cancel, "is_set"):
-        return bool(cancel.is_set())
-    return bool(cancel())
 
 
 def _auto_chunk(dims, N, need_ntk, need_dntk, dtype_bytes, full_ntk=True, need_ddntk=False) -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..jobs import is_cancelled as _is_cancelled
 from ..results import Result, library_versions
 from ..spec import NetworkSpec
 
@@ -143,14 +144,6 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     tmp.write_text(text)
     os.replace(tmp, path)
-
-
-def _is_cancelled(cancel) -> bool:
-    if cancel is None:
-        return False
-    if hasattr(cancel, "is_set"):
-        return bool(cancel.is_set())
-    return bool(cancel())
 
 
 def run_points(study: str, points: list[Point], out_dir: Path, *, progress=None, cancel=None,
