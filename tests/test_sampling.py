@@ -388,15 +388,15 @@ def test_normals_are_those_of_stateless_random_normal():
     """The XLA Box-Muller on Philox bits reproduces StatelessRandomNormalV2 (same key, counter)."""
     import tensorflow as tf
 
-    from fntk_core.sampling import engine
+    from fntk_core.sampling import rng
 
-    if not engine.xla_available():
+    if not rng.xla_available():
         pytest.skip("no XLA here: the engine uses StatelessRandomNormalV2 itself")
     shape = tf.constant([200002], tf.int64)
     for seed, ctr in ((0, 0), (11, 12345), (2**63 + 5, 2**40)):
         key = tf.constant([seed], tf.uint64)
         counter = tf.constant([ctr, 0], tf.uint64)
-        a = engine._philox_normal_xla(shape, key, counter).numpy()
+        a = rng._philox_normal_xla(shape, key, counter).numpy()
         b = tf.raw_ops.StatelessRandomNormalV2(shape=shape, key=key, counter=counter, alg=1, dtype=tf.float64).numpy()
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-14)
 
