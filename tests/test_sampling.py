@@ -500,3 +500,17 @@ def test_rao_blackwell_only_features_without_the_last_layer(act, N, widths, tens
     for k in a:
         scale = max(np.abs(b[k].numpy()).max(), 1.0)
         np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), rtol=0, atol=1e-12 * scale, err_msg=k)
+
+
+def test_xla_probe_is_eager_even_inside_a_trace():
+    """The first xla_available() may come while a chunk function is traced; it must not
+    silently fall back to the slow generator then."""
+    import tensorflow as tf
+
+    from fntk_core.sampling import rng
+
+    eager = rng.xla_available()
+    rng._XLA = None
+    seen = []
+    tf.function(lambda: seen.append(rng.xla_available()) or tf.constant(0))()
+    assert seen == [eager]

@@ -92,13 +92,19 @@ def xla_available() -> bool:
         if os.environ.get("FNTK_SAMPLER_XLA_RNG", "1") == "0":
             _XLA = False
         else:
-            try:
-                key = tf.constant([1], tf.uint64)
-                ctr = tf.constant([0, 0], tf.uint64)
-                shape = tf.constant([8], tf.int64)
-                a = _philox_normal_xla(shape, key, ctr).numpy()
-                b = tf.raw_ops.StatelessRandomNormalV2(shape=shape, key=key, counter=ctr, alg=1, dtype=tf.float64).numpy()
-                _XLA = bool(np.allclose(a, b, rtol=0, atol=1e-13))
+            try:  # eagerly, also when first asked while a tf.function is being traced
+                with tf.init_scope():
+                    _XLA = _xla_matches_reference()
             except Exception:  # no XLA in this build / on this device
                 _XLA = False
     return _XLA
+
+
+def _xla_matches_reference() -> bool:
+    """The XLA normals equal StatelessRandomNormalV2's on a probe."""
+    key = tf.constant([1], tf.uint64)
+    ctr = tf.constant([0, 0], tf.uint64)
+    shape = tf.constant([8], tf.int64)
+    a = _philox_normal_xla(shape, key, ctr).numpy()
+    b = tf.raw_ops.StatelessRandomNormalV2(shape=shape, key=key, counter=ctr, alg=1, dtype=tf.float64).numpy()
+    return bool(np.allclose(a, b, rtol=0, atol=1e-13))
