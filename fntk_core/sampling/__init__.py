@@ -9,6 +9,12 @@ Importing this package does not import TensorFlow: the engine is loaded when a j
 """
 from __future__ import annotations
 
+import os
+
+# TensorFlow's C++ info and warning lines are noise in a progress display; set before
+# TensorFlow is first imported (lazily, by the engine).  An explicit value still wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 DEFAULT_TENSORS = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B")
 
 
