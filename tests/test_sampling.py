@@ -514,3 +514,16 @@ def test_xla_probe_is_eager_even_inside_a_trace():
     seen = []
     tf.function(lambda: seen.append(rng.xla_available()) or tf.constant(0))()
     assert seen == [eager]
+
+
+def test_relu_dntk_values_are_flagged_as_almost_sure():
+    """For ReLU, sigma'' = delta: the solver's P keeps the delta terms of the ensemble average,
+    sampled networks see sigma'' = 0; the result says which one it is."""
+    from fntk_core.sampling import sample
+
+    spec = NetworkSpec(n0=2, depth=2, activation=get_activation("relu"), c_w=2.0)
+    r = sample(spec, [[1.0, 0.5], [-0.3, 1.0]], networks=64, width=4, tensors=["P"], seed=1)
+    assert "almost-sure" in r.meta["dntk_note"]
+    assert np.all(r.tensors["P"] == 0.0)  # every P term carries sigma'' of the layer below
+    assert "dntk_note" not in sample(NetworkSpec(2, 2, get_activation("tanh"), c_w=1.0), [[1.0, 0.5]],
+                                     networks=16, width=4, tensors=["P"], seed=1).meta
