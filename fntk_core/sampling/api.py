@@ -248,7 +248,7 @@ class _Run:
             meta["dntk_note"] = ("piecewise-linear activation: sigma'' = 0 almost surely in sampled networks, so P, Q "
                                  "are the almost-sure (pathwise) values; the solver's P, Q also contain the "
                                  "delta-function terms of the ensemble average and differ from them")
-        if self.need_ddntk and self.spec.activation.slopes is not None:
+        if self.need_ddntk and slopes is not None and slopes[0] != slopes[1]:
             meta["ddntk_note"] = ("piecewise-linear activation: sampled networks have vanishing second and third "
                                   "derivatives almost surely; R, S, T, U are those almost-sure values (the solver's "
                                   "distributional recursions do not apply)")
