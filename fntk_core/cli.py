@@ -109,9 +109,10 @@ def write_result(result: Result, out: str | None, fmt: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fntk",
-        description="Finite-width NTK statistics from Feynman rules. Without a subcommand, opens the desktop app.",
+        description="Finite-width NTK statistics from Feynman rules. Without a subcommand, opens the desktop app "
+                    "(not part of this release yet: use the subcommands).",
     )
-    p.add_argument("--screenshot", metavar="FILE", help="render the app window to FILE and exit")
+    p.add_argument("--screenshot", metavar="FILE", help="render the app window to FILE and exit (needs the desktop app)")
     sub = p.add_subparsers(dest="command")
 
     s = sub.add_parser("solve", help="solve the layer recursions (theory.md section 3) for given inputs",
