@@ -162,3 +162,18 @@ def test_spec_errors_name_the_field(kw, field):
     args.update(kw)
     with pytest.raises(SpecError, match=field):
         NetworkSpec(**args)
+
+
+@pytest.mark.slow
+def test_eight_inputs_full_set_consistent_with_subsets():
+    """N = 8 (three- and four-dimensional Gaussian integrals everywhere): every component
+    depends only on its own inputs, so sub-blocks equal the solves of those inputs alone."""
+    x = np.random.default_rng(11).normal(size=(8, 3))
+    spec = NetworkSpec(3, 3, get_activation("tanh"), c_w=1.0, c_b=0.1)
+    full = solve(spec, x, tensors=ALL)
+    for subset in ([1, 3, 4, 6], [2, 5]):
+        part = solve(spec, x[subset], tensors=ALL)
+        for name in ALL:
+            arr = full.tensors[name]
+            sub = arr[np.ix_(*([np.arange(arr.shape[0])] + [subset] * (arr.ndim - 1)))]
+            np.testing.assert_allclose(sub, part.tensors[name], rtol=1e-9, atol=1e-12, err_msg=name)
