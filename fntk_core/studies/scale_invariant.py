@@ -86,7 +86,7 @@ def analyse(points: list[Point], o: dict) -> tuple[dict, str]:
           "Relative deviation δ = (sampled − Θ)/Θ of the NTK mean at ℓ = 4. Coefficient: inverse-variance weighted "
           "mean of n·δ over widths, against the prediction Θ¹/Θ; z(0) tests it against zero; max |z| is the largest "
           "per-width |δ|/SE.", "",
-          md_table(["activation", "entry", "predicted Θ¹/Θ", "fitted n·δ", "z(0)", "z(pred)", "max |z| per width"], rows), ""]
+          md_table(["activation", "entry", "predicted Θ¹/Θ", "fitted n·δ", "z(0)", "z(pred)", r"max \|z\| per width"], rows), ""]
     return summary, "\n".join(md)
 
 
