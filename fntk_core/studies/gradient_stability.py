@@ -100,7 +100,7 @@ def analyse(points: list[Point], o: dict) -> tuple[dict, str]:
                "Fitted slope s from the sampled means (least squares a + s ℓ over all depths; the uncertainty is the "
                "conservative bound for fully correlated depths, which share networks). The recursion's slope is "
                "fitted the same way; for one input it is exactly |x|²/n₀.", "",
-               md_table(["entry", "fitted slope (samples)", "slope of the recursion", "closed form |x|²/n₀",
+               md_table(["entry", "fitted slope (samples)", "slope of the recursion", r"closed form \|x\|²/n₀",
                          "(fit − recursion)/SE"], rows_lin), ""]
     if rows_exp:
         md += ["## C_W ≠ 2: exponential growth Θ^(ℓ) ∝ ℓ g^(ℓ−1)",
