@@ -86,17 +86,24 @@ def _spec(act="tanh", depth=3, c_w=1.0):
     return NetworkSpec(n0=3, depth=depth, activation=get_activation(act), c_w=c_w)
 
 
+def _same_for_two_chunk_sizes(T, networks, width, chunks):
+    """Identical estimates and errors for two chunk sizes, one trace each; returns the first run."""
+    from fntk_core.sampling import sample
+
+    a, b = (sample(_spec(), X2, networks=networks, width=width, tensors=T, seed=11, chunk=c) for c in chunks)
+    for k in T:
+        np.testing.assert_allclose(a.tensors[k], b.tensors[k], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a.stderr[k], b.stderr[k], rtol=1e-9, atol=1e-12)
+    assert a.meta["tf_function_traces"] == 1 and b.meta["tf_function_traces"] == 1
+    return a
+
+
 def test_chunk_size_independence_and_no_retracing():
     from fntk_core.sampling import sample
 
     T = ["K", "Theta", "V", "D", "F", "A", "B", "P", "Q"]
-    a = sample(_spec(), X2, networks=100, width=5, tensors=T, seed=11, chunk=16)
-    b = sample(_spec(), X2, networks=100, width=5, tensors=T, seed=11, chunk=64)
-    for k in T:
-        np.testing.assert_allclose(a.tensors[k], b.tensors[k], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(a.stderr[k], b.stderr[k], rtol=1e-9, atol=1e-12)
-    # 7 chunks (the last one padded) and 2 chunks: one trace each
-    assert a.meta["tf_function_traces"] == 1 and b.meta["tf_function_traces"] == 1
+    # 7 chunks (the last one padded) and 2 chunks
+    a = _same_for_two_chunk_sizes(T, networks=100, width=5, chunks=(16, 64))
     c = sample(_spec(), X2, networks=100, width=5, tensors=T, seed=12, chunk=16)
     assert not np.allclose(a.tensors["V"], c.tensors["V"])
 
@@ -105,12 +112,7 @@ def test_chunk_size_independence_with_ddntk_tensors():
     from fntk_core.sampling import sample
 
     T = ["K", "P", "R", "S", "T", "U"]
-    a = sample(_spec(), X2, networks=60, width=4, tensors=T, seed=11, chunk=8)
-    b = sample(_spec(), X2, networks=60, width=4, tensors=T, seed=11, chunk=32)
-    for k in T:
-        np.testing.assert_allclose(a.tensors[k], b.tensors[k], rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(a.stderr[k], b.stderr[k], rtol=1e-9, atol=1e-12)
-    assert a.meta["tf_function_traces"] == 1 and b.meta["tf_function_traces"] == 1
+    a = _same_for_two_chunk_sizes(T, networks=60, width=4, chunks=(8, 32))
     # requesting R-U does not change the networks: K, P as in a run without them
     c = sample(_spec(), X2, networks=60, width=4, tensors=["K", "P"], seed=11, chunk=8)
     for k in ("K", "P"):

@@ -30,10 +30,6 @@ MAX_BLOCKS = 64
 MIN_BLOCKS = 8
 
 
-class SampleCancelled(Exception):
-    pass
-
-
 def resolve_widths(spec: NetworkSpec, width=None, outputs=None) -> tuple[NetworkSpec, list[int]]:
     """(spec with widths, [n_1, ..., n_L]) from the spec and the width/outputs arguments."""
     L = spec.depth
