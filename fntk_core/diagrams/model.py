@@ -150,7 +150,7 @@ class Diagram:
                       for n, a in self.graph.nodes(data=True))
         edges = tuple((k, tuple(sorted((f, v) for f, v in d.items() if f != "_seq"))) for k, d in self.edge_list())
         pres = tuple(sorted((key, tuple(sorted((k, _frozen(v)) for k, v in val.items())))
-                            for key, val in self.presentation.items()))
+                            for key, val in self.presentation.items() if val))
         return nodes, edges, pres
 
     def __eq__(self, other) -> bool:
