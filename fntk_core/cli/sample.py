@@ -1,57 +1,95 @@
-"""``fntk sample``: run the sampler from the command line (called by fntk_core.cli)."""
+"""``fntk sample``: Monte-Carlo estimates from ensembles of finite-width networks.
+
+Ctrl-C stops after the current chunk of networks: the estimates from the networks drawn
+so far are written (meta ``cancelled`` true, ``networks_used``) and the command says where.
+"""
 from __future__ import annotations
 
+import importlib
+import os
 import sys
-import time
+import tempfile
+
+from .common import (CliError, add_network_arguments, add_output_arguments, cancel_on_interrupt, check_out,
+                     parse_tensor_list, positive_int, spec_and_inputs_from_args, write_result)
+from .progress import ProgressRenderer
+
+SAMPLED_DEFAULT = "K,Theta,K1,Theta1,V,D,F,A,B"
+HELP = "Monte-Carlo estimates from ensembles of finite-width networks (TensorFlow)"
+DESCRIPTION = ("Sample E networks at width n and estimate the statistics with standard errors. "
+               "Ctrl-C writes the estimates of the networks drawn so far.")
 
 
-class _ProgressBar:
-    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
-
-    def __init__(self, stream=None, width: int = 30):
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.t0 = time.perf_counter()
-        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.last = -1.0
-
-    def __call__(self, done: int, total: int) -> None:
-        frac = done / total if total else 1.0
-        now = time.perf_counter()
-        if not self.tty and done < total and now - self.last < 2.0:
-            return
-        self.last = now
-        filled = int(round(frac * self.width))
-        rate = done / max(now - self.t0, 1e-9)
-        line = f"sampling [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} networks ({rate:.0f}/s)"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if done >= total else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+def configure(p) -> None:
+    add_network_arguments(p, widths_help="hidden width n of the sampled networks (required)")
+    p.add_argument("--networks", type=positive_int, required=True,
+                   help="number of networks E (at least 2: standard errors need two)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--chunk", type=positive_int, default=None, help="networks per chunk (default: automatic)")
+    p.add_argument("--outputs", type=positive_int, default=None, help="output width n_L (default: the hidden width)")
+    p.add_argument("--tensors", default=SAMPLED_DEFAULT, help=f"comma-separated tensors to estimate "
+                                                              f"(default {SAMPLED_DEFAULT})")
+    p.add_argument("--compare-plain", action="store_true",
+                   help="also compute the plain estimators and report meta variance_ratio (Rao-Blackwellised vs "
+                        "plain); slower: the last layer's weights are then drawn too")
+    add_output_arguments(p)
 
 
-def run_sample(spec, x, args) -> int:
-    """Sample args.networks networks at hidden width args.width; write the fntk-result JSON."""
-    from ..cli import CliError, parse_tensor_list, write_result
-    from .api import sample
-
-    tensors = parse_tensor_list(args.tensors)
-    width = args.width
-    if width is None:
-        raise CliError("fntk sample needs --width n")
-    hidden = [int(width)] * (spec.depth - 1)
-    outputs = args.outputs if args.outputs is not None else (int(width))
-    spec_w = spec.with_widths(hidden + [int(outputs)])
+def load_engine(verbose: bool) -> None:
+    """Import the TensorFlow engine now; unless --verbose, hide the lines TensorFlow's C++
+    writes to the stderr file descriptor while loading (they bypass TF_CPP_MIN_LOG_LEVEL)."""
+    if verbose or "tensorflow" in sys.modules:
+        importlib.import_module("fntk_core.sampling.engine")
+        return
+    sys.stderr.flush()
     try:
-        result = sample(spec_w, x, networks=args.networks, tensors=tensors, seed=args.seed, dtype=args.dtype,
-                        chunk=args.chunk, progress=_ProgressBar(),
-                        compare_plain=bool(getattr(args, "compare_plain", False)))
-    except KeyboardInterrupt:
-        print("fntk sample: cancelled", file=sys.stderr)
+        saved = os.dup(2)
+    except OSError:
+        importlib.import_module("fntk_core.sampling.engine")
+        return
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            importlib.import_module("fntk_core.sampling.engine")
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))  # the import failed: show why
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def run(args) -> int:
+    """Sample args.networks networks at hidden width args.width; write the fntk-result."""
+    from ..sampling import sample
+    from ..sampling.api import SUPPORTED
+
+    tensors = parse_tensor_list(args.tensors, SUPPORTED)
+    if args.networks < 2:
+        raise CliError("--networks: at least 2 networks are needed for standard errors")
+    if args.width is None:
+        raise CliError("--width: fntk sample needs the hidden width n")
+    spec, x = spec_and_inputs_from_args(args)
+    check_out(args.out)
+    outputs = args.outputs if args.outputs is not None else args.width
+    spec_w = spec.with_widths([args.width] * (spec.depth - 1) + [outputs])
+    load_engine(getattr(args, "verbose", False))
+    bar = ProgressRenderer(unit="networks")
+    with cancel_on_interrupt("fntk sample") as cancel:
+        try:
+            result = sample(spec_w, x, networks=args.networks, tensors=tensors, seed=args.seed, dtype=args.dtype,
+                            chunk=args.chunk, progress=bar, cancel=cancel, compare_plain=args.compare_plain)
+        finally:
+            bar.close()
+    if result.meta.get("cancelled"):
+        used = result.meta.get("networks_used")
+        where = args.out or "standard output"
+        print(f"fntk sample: cancelled after {used} of {args.networks} networks; writing the partial result "
+              f"(meta cancelled: true) to {where}", file=sys.stderr)
+        write_result(result, args.out, args.format)
         return 130
-    if result.meta.get("nan_count"):
-        print(f"fntk sample: warning: {result.meta['nan_count']} networks produced NaN/Inf and were dropped",
-              file=sys.stderr)
     write_result(result, args.out, args.format)
     return 0
