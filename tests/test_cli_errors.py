@@ -1,5 +1,4 @@
 """Bad input and failures on the command line: one clear line naming the option, nothing lost."""
-import json
 import os
 import signal
 import subprocess

@@ -35,8 +35,12 @@ def _autodiff(ens, Ws, bs, e):
     def net(theta):
         out, off, h = [], 0, ens.x
         for l in range(spec.depth):
-            nw = int(np.prod(shapes[2 * l])); W = tf.reshape(theta[off:off + nw], shapes[2 * l]); off += nw
-            nb = int(shapes[2 * l + 1][0]); b = theta[off:off + nb]; off += nb
+            nw = int(np.prod(shapes[2 * l]))
+            W = tf.reshape(theta[off:off + nw], shapes[2 * l])
+            off += nw
+            nb = int(shapes[2 * l + 1][0])
+            b = theta[off:off + nb]
+            off += nb
             z = tf.matmul(h, W, transpose_b=True) + b  # (N, n)
             out.append(z)
             h = sig(z)
