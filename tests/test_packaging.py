@@ -1,4 +1,5 @@
 """The installed package works without the checkout (the wheel test), and the tests use it."""
+import ast
 import json
 import os
 import shutil
@@ -101,3 +102,26 @@ def test_wheel_works_outside_the_checkout(tmp_path):
           "--out", "r.json"], cwd=work)
     r = json.loads((work / "r.json").read_text())
     assert r["tensors"]["Theta"][2][0][0] == pytest.approx(3 * 5 / 2)  # Theta^(l) = l |x|^2 / n0 for ReLU, C_W = 2
+
+
+def _imported(package: list[str], node) -> list[str]:
+    """Absolute names an import statement in ``package`` refers to."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    base = package[:len(package) - node.level + 1] if node.level else []
+    base = ".".join(base + ([node.module] if node.module else []))
+    return [base] + [f"{base}.{a.name}" for a in node.names]
+
+
+def test_domain_packages_never_import_the_cli():
+    pkg = Path(fntk_core.__file__).parent
+    offenders = []
+    for f in pkg.rglob("*.py"):
+        package = ["fntk_core", *f.parent.relative_to(pkg).parts]
+        if package[1:2] == ["cli"]:
+            continue
+        for node in ast.walk(ast.parse(f.read_text(), str(f))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                if any(n == "fntk_core.cli" or n.startswith("fntk_core.cli.") for n in _imported(package, node)):
+                    offenders.append(f"{f.relative_to(pkg)}:{node.lineno}")
+    assert not offenders
