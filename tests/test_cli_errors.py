@@ -1,4 +1,6 @@
 """Bad input and failures on the command line: one clear line naming the option, nothing lost."""
+import importlib
+import json
 import os
 import signal
 import subprocess
@@ -183,8 +185,6 @@ def test_broken_pipe_ends_quietly(tmp_path):
 
 
 def test_tensorflow_notices_hidden_unless_verbose(monkeypatch, capfd):
-    import importlib
-
     import fntk_core.cli.sample as cli_sample
 
     def noisy_import(name):
@@ -223,8 +223,7 @@ def test_app_without_pyside6_says_so(monkeypatch, capsys):
 
 
 def test_write_library_defaults_to_the_current_folder(tmp_path, monkeypatch, capsys):
-    import fntk_core.diagrams.library as library
-
+    library = importlib.import_module("fntk_core.diagrams.library")  # the package exports a function of that name
     monkeypatch.setattr(library, "library_files", lambda: {"index.json": "{}\n", "F/1.json": "{}\n"})
     monkeypatch.chdir(tmp_path)
     assert main(["diagrams", "--write-library"]) == 0
@@ -236,3 +235,13 @@ def test_diagrams_outputs_checked_before_enumeration(tmp_path, capsys):
     err = _error(["diagrams", "--statistic", "K1", "--json", str(tmp_path / "no" / "d.json")], capsys)
     assert "--json" in err and "does not exist" in err
 
+
+
+def test_nonfinite_result_is_an_error_unless_allowed(tmp_path, capsys):
+    argv = ["solve", "--activation", "custom", "--formula", "z**1000", "--cw", "1", "--depth", "2", "--input=1,2",
+            "--tensors", "K", "--out", str(tmp_path / "r.json")]
+    err = _error(argv, capsys)
+    assert "K at layer 2 is inf" in err and "--allow-nonfinite" in err
+    assert not (tmp_path / "r.json").exists()
+    assert main(argv + ["--allow-nonfinite"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["tensors"]["K"][1][0][0] == "inf"

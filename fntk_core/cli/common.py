@@ -15,8 +15,9 @@ import numpy as np
 from ..activations import ACTIVATION_NAMES, get_activation
 from ..errors import FntkError
 from ..files import atomic_write_text, check_writable
-from ..results import RESULT_FORMAT, TENSOR_RANKS, Result
+from ..results import RESULT_FORMAT, Result
 from ..spec import NetworkSpec, check_inputs
+from ..tensors import TENSORS
 
 
 class CliError(FntkError):
@@ -75,8 +76,13 @@ def parse_names(text: str, option: str, known) -> list[str]:
     return names
 
 
-def parse_tensor_list(text: str, known=TENSOR_RANKS) -> list[str]:
-    return parse_names(text, "--tensors", list(known))
+def tensor_names(engine: str) -> list[str]:
+    """The tensors an engine ("solver" or "sampler") computes, from the one registry."""
+    return [name for name, info in TENSORS.items() if getattr(info, engine)]
+
+
+def parse_tensor_list(text: str, engine: str = "solver") -> list[str]:
+    return parse_names(text, "--tensors", tensor_names(engine))
 
 
 def add_network_arguments(p: argparse.ArgumentParser, *, widths_help: str) -> None:
@@ -136,6 +142,8 @@ def spec_and_inputs_from_args(args) -> tuple[NetworkSpec, np.ndarray]:
 
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-nonfinite", action="store_true",
+                   help='keep inf/NaN values (written as "inf", "-inf", "nan") instead of stopping with an error')
     p.add_argument("--out", metavar="FILE", help="output file (default: standard output); checked before any work")
     p.add_argument("--format", choices=("json", "table"), default="json", help=f"{RESULT_FORMAT} JSON or a text table")
 

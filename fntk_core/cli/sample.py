@@ -10,11 +10,13 @@ import os
 import sys
 import tempfile
 
+from ..sampling import DEFAULT_TENSORS
 from .common import (CliError, add_network_arguments, add_output_arguments, cancel_on_interrupt, check_out,
-                     parse_tensor_list, positive_int, spec_and_inputs_from_args, write_result)
+                     parse_tensor_list, positive_int, spec_and_inputs_from_args, tensor_names, write_result)
 from .progress import ProgressRenderer
 
-SAMPLED_DEFAULT = "K,Theta,K1,Theta1,V,D,F,A,B"
+SAMPLED_DEFAULT = ",".join(DEFAULT_TENSORS)
+
 HELP = "Monte-Carlo estimates from ensembles of finite-width networks (TensorFlow)"
 DESCRIPTION = ("Sample E networks at width n and estimate the statistics with standard errors. "
                "Ctrl-C writes the estimates of the networks drawn so far.")
@@ -28,8 +30,8 @@ def configure(p) -> None:
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     p.add_argument("--chunk", type=positive_int, default=None, help="networks per chunk (default: automatic)")
     p.add_argument("--outputs", type=positive_int, default=None, help="output width n_L (default: the hidden width)")
-    p.add_argument("--tensors", default=SAMPLED_DEFAULT, help=f"comma-separated tensors to estimate "
-                                                              f"(default {SAMPLED_DEFAULT})")
+    p.add_argument("--tensors", default=SAMPLED_DEFAULT, help=f"comma-separated tensors to estimate (default "
+                                                              f"{SAMPLED_DEFAULT}); known: {','.join(tensor_names('sampler'))}")
     p.add_argument("--compare-plain", action="store_true",
                    help="also compute the plain estimators and report meta variance_ratio (Rao-Blackwellised vs "
                         "plain); slower: the last layer's weights are then drawn too")
@@ -65,9 +67,8 @@ def load_engine(verbose: bool) -> None:
 def run(args) -> int:
     """Sample args.networks networks at hidden width args.width; write the fntk-result."""
     from ..sampling import sample
-    from ..sampling.api import SUPPORTED
 
-    tensors = parse_tensor_list(args.tensors, SUPPORTED)
+    tensors = parse_tensor_list(args.tensors, "sampler")
     if args.networks < 2:
         raise CliError("--networks: at least 2 networks are needed for standard errors")
     if args.width is None:
@@ -81,7 +82,8 @@ def run(args) -> int:
     with cancel_on_interrupt("fntk sample") as cancel:
         try:
             result = sample(spec_w, x, networks=args.networks, tensors=tensors, seed=args.seed, dtype=args.dtype,
-                            chunk=args.chunk, progress=bar, cancel=cancel, compare_plain=args.compare_plain)
+                            chunk=args.chunk, progress=bar, cancel=cancel, compare_plain=args.compare_plain,
+                            allow_nonfinite=args.allow_nonfinite)
         finally:
             bar.close()
     if result.meta.get("cancelled"):

@@ -1,10 +1,10 @@
 """``fntk solve``: the layer recursions for given inputs, written as an fntk-result."""
 from __future__ import annotations
 
-from ..results import TENSOR_RANKS
-from .common import add_network_arguments, add_output_arguments, check_out, parse_tensor_list, spec_and_inputs_from_args
+from ..tensors import DEFAULT_TENSORS
+from .common import (add_network_arguments, add_output_arguments, check_out, parse_tensor_list,
+                     spec_and_inputs_from_args, tensor_names)
 
-DEFAULT_TENSORS = "K,Theta,V,K1,Theta1,D,F,A,B"
 HELP = "solve the layer recursions (docs/theory.md) for given inputs"
 DESCRIPTION = "Solve the recursions for K, Theta and the first-order tensors, layer by layer."
 
@@ -12,8 +12,8 @@ DESCRIPTION = "Solve the recursions for K, Theta and the first-order tensors, la
 def configure(p) -> None:
     add_network_arguments(p, widths_help="hidden width n (all layers; only ratios enter the recursions, "
                                          "the width is recorded and used for finite-width predictions)")
-    p.add_argument("--tensors", default=DEFAULT_TENSORS, help=f"comma-separated (default {DEFAULT_TENSORS}); "
-                                                              f"known: {','.join(TENSOR_RANKS)}")
+    p.add_argument("--tensors", default=",".join(DEFAULT_TENSORS),
+                   help=f"comma-separated (default {','.join(DEFAULT_TENSORS)}); known: {','.join(tensor_names('solver'))}")
     p.add_argument("--recursions", choices=("builtin", "diagrams"), default="builtin",
                    help="built-in recursions (docs/theory.md) or the ones assembled from Feynman diagrams")
     add_output_arguments(p)
@@ -31,6 +31,6 @@ def run(args) -> int:
         from ..diagrams import assembled_recursions
 
         recursions = assembled_recursions(names)
-    result = solve(spec, x, tensors=names, recursions=recursions)
+    result = solve(spec, x, tensors=names, recursions=recursions, allow_nonfinite=args.allow_nonfinite)
     write_result(result, args.out, args.format)
     return 0
