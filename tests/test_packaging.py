@@ -93,10 +93,10 @@ def test_wheel_works_outside_the_checkout(tmp_path):
     doc = json.loads((work / "out.json").read_text())
     assert doc["statistic"] == "Theta1" and len(doc["diagrams"]) > 0
 
-    code = ("from fntk_core.diagrams.io import load_diagram; from fntk_core.diagrams import translate; "
-            "from fntk_core.resources import resource_path; "
-            "t = translate(load_diagram(resource_path('diagrams/F/1.json'))); print(t.statistic)")
-    assert _run([str(py), "-c", code], cwd=work).stdout.split() == ["F"]
+    code = ("import fntk_core; from fntk_core.resources import resource_path; "
+            "e = fntk_core.library()['F'][1]; d = fntk_core.load_diagram(resource_path('diagrams/F/2.json')); "
+            "print(e.id, len(d.graph.nodes) == len(e.diagram.graph.nodes) > 0)")
+    assert _run([str(py), "-c", code], cwd=work).stdout.split() == ["F/2", "True"]
 
     _run([fntk, "solve", "--activation", "relu", "--cw", "2", "--depth", "3", "--input=1,2", "--tensors", "K,Theta",
           "--out", "r.json"], cwd=work)

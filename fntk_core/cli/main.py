@@ -60,11 +60,11 @@ def open_app(argv: list[str]) -> int:
 
 
 def _quiet_tensorflow(verbose: bool) -> None:
-    """TensorFlow's C++ log lines (cuInit, oneDNN, CPU features): hidden unless --verbose."""
-    if verbose:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-    else:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    """TensorFlow's C++ log lines (cuInit, oneDNN, CPU features): hidden unless --verbose.
+
+    Set unconditionally: fntk_core.sampling has already put its library default (2, which
+    still shows errors such as cuInit) by the time the command line runs."""
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else "3"
 
 
 def _stdout_closed() -> None:
