@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 from networkx.algorithms import isomorphism as iso
 
+from ..errors import FntkError
 from .violations import Rule, RuleViolation
 
 NODE_KINDS = ("leg", "cubic", "blob", "line", "vertex", "pair")
@@ -46,7 +47,7 @@ LINE_STYLE = {"z": "solid", "ntk": "dotted", "dntk": "dash-dotted", "ddntkI": "d
               "ddntkII": "double-dashed"}
 
 
-class DiagramError(ValueError):
+class DiagramError(FntkError, ValueError):
     """A diagram (file) that cannot be used; the message says why."""
 
 
