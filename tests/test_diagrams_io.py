@@ -137,3 +137,24 @@ def test_library_matches_the_engine():
         for e in entries:
             d = load_diagram(ROOT / e["file"])
             assert str(translate(d).coefficient) == e["coefficient"]
+
+
+def test_dump_diagram_writes_atomically_and_refuses_clearly(tmp_path, monkeypatch):
+    from fntk_core.diagrams import dump_diagram
+    from fntk_core.errors import FntkError
+
+    path = tmp_path / "d.json"
+    dump_diagram(SAMPLE, path)
+    old = path.read_text()
+    with pytest.raises(FntkError, match="missing"):
+        dump_diagram(SAMPLE, tmp_path / "missing" / "d.json")
+
+    def broken_replace(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", broken_replace)
+    other = enumerate_diagrams("F")[0].diagram
+    with pytest.raises((FntkError, OSError)):
+        dump_diagram(other, path)
+    assert path.read_text() == old  # the old file survives a failed write
+    assert [p.name for p in tmp_path.iterdir()] == ["d.json"]  # no temporary file left behind

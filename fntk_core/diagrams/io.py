@@ -17,6 +17,7 @@ import math
 import re
 from pathlib import Path
 
+from ..files import atomic_write_text
 from .model import EDGE_TYPES, NODE_KINDS, Diagram, DiagramError
 
 FORMAT, VERSION = "fntk-diagram", 1
@@ -134,7 +135,8 @@ def diagrams_from_text(text: str) -> list[Diagram]:
 
 
 def dump_diagram(d: Diagram, path) -> None:
-    Path(path).write_text(dumps(d) + "\n")
+    """Writes atomically: a reader never sees half a file, a failed write leaves the old one."""
+    atomic_write_text(path, dumps(d) + "\n")
 
 
 def _no_constant(name):

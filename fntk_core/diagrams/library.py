@@ -15,6 +15,7 @@ from pathlib import Path
 
 import sympy as sp
 
+from ..files import atomic_write_text
 from ..resources import resource_path
 from .enumerate import enumerate_diagrams
 from .io import dumps, loads
@@ -110,7 +111,7 @@ def write_library(root: Path | str) -> list[Path]:
     for rel, text in library_files().items():
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
+        atomic_write_text(p, text)
         written.append(p)
     return written
 
