@@ -169,21 +169,24 @@ def test_recursion_latex_uses_the_printer_it_is_given():
 
 
 def test_mathtext_renders_every_diagram_term_and_every_recursion():
+    """What the app shows: each library diagram's value (laid out by mathtext) and each statistic's
+    recursion (rendered to a PNG with Agg), from the mathtext printer."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import mathtext
 
     printer = mathtext_printer()
-    texts = []
-    for name in library_tensors():
-        for e in enumerate_diagrams(name):
-            texts.append(diagram_term_latex(e.diagram, printer))
-        texts.append(recursion_latex(assembled_recursion(name), printer))
-    texts += [recursion_latex(get_recursion(n), printer) for n in IMPLEMENTED]
-    for text in texts:
+    terms = [diagram_term_latex(e.diagram, printer) for name in library_tensors() for e in enumerate_diagrams(name)]
+    recursions = [recursion_latex(assembled_recursion(name), printer) for name in library_tensors()]
+    for text in terms + recursions:
         for banned in (r"\left", r"\right", r"\!", "&", r"\begin", r"\nonumber"):
             assert banned not in text, (banned, text)
+    layout = mathtext.MathTextParser("path")
+    for text in terms:
+        width, height, _, glyphs, _ = layout.parse(f"${text}$", dpi=40)
+        assert width > 0 and height > 0 and glyphs
+    for text in recursions:
         buf = io.BytesIO()
         mathtext.math_to_image(f"${text}$", buf, format="png", dpi=40)
         assert buf.getvalue().startswith(b"\x89PNG")
