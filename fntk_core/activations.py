@@ -22,6 +22,8 @@ import numpy as np
 import scipy.special as sps
 import sympy as sp
 
+from .errors import FntkError
+
 Z = sp.Symbol("z", real=True)
 
 
@@ -78,7 +80,7 @@ _BINOPS = {
 MAX_FORMULA_LENGTH = 500
 
 
-class FormulaError(ValueError):
+class FormulaError(FntkError, ValueError):
     """A custom activation formula that cannot be accepted."""
 
 
@@ -117,7 +119,8 @@ def parse_formula(text: str) -> sp.Expr:
             name = node.func.id if isinstance(node.func, ast.Name) else None
             if name not in _ALLOWED_FUNCTIONS:
                 allowed = ", ".join(sorted(_ALLOWED_FUNCTIONS))
-                raise FormulaError(f"function {name!r} is not allowed (allowed: {allowed})")
+                what = name or ast.unparse(node.func)  # name what was refused, e.g. __import__('os').system
+                raise FormulaError(f"function {what!r} is not allowed in a formula (allowed: {allowed})")
             if len(node.args) != 1 or node.keywords:
                 raise FormulaError(f"function {name!r} takes exactly one argument")
             return _ALLOWED_FUNCTIONS[name](build(node.args[0]))
@@ -236,15 +239,15 @@ def get_activation(name: str, *, alpha: float | None = None, formula: str | None
     """
     key = (name or "").strip().lower()
     if alpha is not None and key != "leaky_relu":
-        raise ValueError(f"--alpha applies only to leaky_relu, not to {name!r}")
+        raise FormulaError(f"--alpha applies only to leaky_relu, not to {name!r}")
     if formula is not None and key != "custom":
-        raise ValueError(f"a formula applies only to the 'custom' activation, not to {name!r}")
+        raise FormulaError(f"a formula applies only to the 'custom' activation, not to {name!r}")
     if key == "relu":
         return _relu_like("relu", 1.0, 0.0)
     if key == "leaky_relu":
         a = 0.01 if alpha is None else float(alpha)
         if not np.isfinite(a):
-            raise ValueError("alpha must be a finite number")
+            raise FormulaError("alpha must be a finite number")
         return _relu_like("leaky_relu", 1.0, a, params=(("alpha", a),))
     if key == "linear":
         return _relu_like("linear", 1.0, 1.0)
@@ -252,9 +255,9 @@ def get_activation(name: str, *, alpha: float | None = None, formula: str | None
         return Activation(key, _SMOOTH[key])
     if key == "custom":
         if formula is None:
-            raise ValueError("the custom activation needs a formula in z, e.g. 'z*tanh(softplus(z))'")
+            raise FormulaError("the custom activation needs a formula in z, e.g. 'z*tanh(softplus(z))'")
         return Activation("custom", parse_formula(formula), (("formula", formula),))
-    raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATION_NAMES)}")
+    raise FormulaError(f"unknown activation {name!r}; known: {', '.join(ACTIVATION_NAMES)}")
 
 
 def activation_from_description(desc: dict) -> Activation:

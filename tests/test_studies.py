@@ -136,7 +136,7 @@ def test_cli_study_and_option_errors(tmp_path, capsys):
     from fntk_core.cli import main
 
     rc = main(["study", "finite-width-corrections", "--out", str(tmp_path), "--networks", "16", "--widths", "4,5",
-               "--seed", "4"])
+               "--fit-min", "4", "--seed", "4"])
     assert rc == 0
     assert (tmp_path / "finite_width_corrections.png").exists() and (tmp_path / "finite_width_scaling.pdf").exists()
     assert "2 points sampled" in capsys.readouterr().err
@@ -145,12 +145,13 @@ def test_cli_study_and_option_errors(tmp_path, capsys):
     with pytest.raises(ValueError, match="unknown study"):
         run_study("no-such-study", tmp_path)
     assert main(["study", "scale-invariant-diagonal", "--out", str(tmp_path / "x"), "--activations", "tanh"]) == 2
+    assert "--activations: unknown tanh; known: relu,leaky_relu,gelu" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
     assert set(STUDIES) == {"gradient-stability", "finite-width-corrections", "scale-invariant-diagonal"}
 
 
-def test_importing_studies_imports_neither_tensorflow_nor_matplotlib():
+def test_importing_studies_imports_neither_tensorflow_nor_matplotlib(tmp_path):
     code = ("import sys, fntk_core.studies, fntk_core.cli; fntk_core.cli.build_parser(); "
             "print('tensorflow' in sys.modules, 'matplotlib' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.split() == ["False", "False"]

@@ -19,10 +19,9 @@ from functools import lru_cache
 
 import sympy as sp
 
-from ..recursions.terms import C_W, C_b, lambda_W, lambda_b
+from ..recursions.terms import lambda_b, lambda_W
 
 SLOTS = {"z": 1, "ntk": 2, "dntk": 3, "ddntkI": 4, "ddntkII": 4}
-LINE_KINDS = ("ntk", "dntk", "ddntkI", "ddntkII")  # leg kinds that also exist as internal lines
 # permutations of a leg's slots that leave the leg itself unchanged
 SLOT_SYMMETRIES = {
     "z": [(0,)],
@@ -71,13 +70,13 @@ STATISTICS: dict[str, Statistic] = {s.name: s for s in [
     Statistic("V", ("z",) * 4, _p((_Z(0), _Z(1)), (_Z(2), _Z(3))), tuple(_Z(i) for i in range(4)),
               (("1",), ("2",), ("3",), ("4",)), description="four-point vertex E^c[z z z z]"),
     Statistic("D", ("z", "z", "ntk"), _p((_Z(0), _Z(1)), ((2, 0), (2, 1))), (_Z(0), _Z(1), (2, 0), (2, 1)),
-              (("1",), ("2",), ("3", "4")), description="E^c[z z dNTK], z's paired with each other"),
+              (("1",), ("2",), ("3", "4")), description="E^c[z z NTK], z's paired with each other"),
     Statistic("F", ("z", "z", "ntk"), _p((_Z(0), (2, 0)), (_Z(1), (2, 1))), (_Z(0), (2, 0), _Z(1), (2, 1)),
-              (("1",), ("2",), ("3", "4")), description="E^c[z z dNTK], each z paired with the NTK"),
+              (("1",), ("2",), ("3", "4")), description="E^c[z z NTK], each z paired with the NTK"),
     Statistic("A", ("ntk", "ntk"), _p(((0, 0), (0, 1)), ((1, 0), (1, 1))), ((0, 0), (0, 1), (1, 0), (1, 1)),
-              (("1", "2"), ("3", "4")), description="E[dNTK dNTK], each NTK self-paired"),
+              (("1", "2"), ("3", "4")), description="E[NTK NTK (fluctuations)], each NTK self-paired"),
     Statistic("B", ("ntk", "ntk"), _p(((0, 0), (1, 0)), ((0, 1), (1, 1))), ((0, 0), (1, 0), (0, 1), (1, 1)),
-              (("1", "2"), ("3", "4")), description="E[dNTK dNTK], the NTKs paired across"),
+              (("1", "2"), ("3", "4")), description="E[NTK NTK (fluctuations)], the NTKs paired across"),
     Statistic("P", ("dntk", "z"), _p(((0, 0), _Z(1)), ((0, 1), (0, 2))), ((0, 0), (0, 1), (0, 2), _Z(1)),
               (("d0", "d1", "d2"), ("d3",)), description="E[dH z], z paired with the dNTK's first index"),
     Statistic("Q", ("dntk", "z"), _p(((0, 0), (0, 1)), ((0, 2), _Z(1))), ((0, 0), (0, 1), (0, 2), _Z(1)),
@@ -239,9 +238,6 @@ BRANCHES: dict[str, dict[str, Branch]] = {
     "ddntkI": _ddI_branches(),
     "ddntkII": _ddII_branches(),
 }
-
-CUBIC_WEIGHTS = {"W": C_W, "bias_z": C_b}
-
 
 # --------------------------------------------------------------------------
 def images(stat: Statistic, kinds: tuple[str, ...]):
