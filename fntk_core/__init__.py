@@ -2,8 +2,8 @@
 
 Public API (see README):
     NetworkSpec, get_activation       -- describe the network
-    solve, finite_width_prediction    -- recursion engine (theory.md section 3)
-    chi_parallel, chi_perp, find_critical -- criticality (theory.md section 6)
+    solve, finite_width_prediction    -- recursion engine (docs/theory.md §3)
+    chi_parallel, chi_perp, find_critical -- criticality (docs/theory.md §6)
     Result                            -- fntk-result data shared by solver and sampler
 TensorFlow is never imported here; ``fntk_core.sampling`` imports it lazily.
 """

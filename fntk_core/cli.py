@@ -115,14 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--screenshot", metavar="FILE", help="render the app window to FILE and exit (needs the desktop app)")
     sub = p.add_subparsers(dest="command")
 
-    s = sub.add_parser("solve", help="solve the layer recursions (theory.md section 3) for given inputs",
+    s = sub.add_parser("solve", help="solve the layer recursions (docs/theory.md §3) for given inputs",
                        description="Solve the recursions for K, Theta and the first-order tensors, layer by layer.")
     add_network_arguments(s, widths_help="hidden width n (all layers; only ratios enter the recursions, "
                                          "the width is recorded and used for finite-width predictions)")
     s.add_argument("--tensors", default=DEFAULT_TENSORS, help=f"comma-separated (default {DEFAULT_TENSORS}); "
                                                               f"known: {','.join(TENSOR_RANKS)}")
     s.add_argument("--recursions", choices=("builtin", "diagrams"), default="builtin",
-                   help="built-in recursions (theory.md section 3) or the ones assembled from Feynman diagrams")
+                   help="built-in recursions (docs/theory.md §3) or the ones assembled from Feynman diagrams")
     s.add_argument("--out", help="output file (default: standard output)")
     s.add_argument("--format", choices=("json", "table"), default="json", help=f"{RESULT_FORMAT} JSON or a text table")
 

@@ -1,4 +1,4 @@
-"""solve(): the layer-by-layer recursion solver (theory.md sections 2-3)."""
+"""solve(): the layer-by-layer recursion solver (docs/theory.md §2-3)."""
 from __future__ import annotations
 
 import time
@@ -34,7 +34,7 @@ def solve(
     """Solve the recursions for every layer l = 1..L.
 
     Returns a :class:`Result` whose tensors have the layer axis first, then sample
-    indices in theory.md order.  First-order tensors are the coefficients of
+    indices in docs/theory.md §2 order.  First-order tensors are the coefficients of
     1/n_{l-1} (zero at l = 1).  ``recursions`` may replace the built-in
     recursions (e.g. the ones assembled from diagrams).  ``cancel`` (a callable or a
     threading.Event, see :mod:`fntk_core.jobs`) is polled once per layer; on cancellation the layers finished so far are returned with

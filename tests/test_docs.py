@@ -14,11 +14,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 MARKDOWN = [ROOT / "README.md", *DOCS]
 THEORY = ROOT / "docs" / "theory.md"
+CODE_DIRS = ("fntk_core", "app", "tests", "benchmarks")
 
 _FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _LINK = re.compile(r"\[[^\]\n]*\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.MULTILINE)
+# "docs/theory.md §3", "docs/theory.md §2-3", "docs/theory.md §2 and §4", "docs/theory.md §8(b)"
+_CITATION = re.compile(r"docs/theory\.md (§\d+(?:(?:[-–]| and §|, §)\d+)*)")
 # a citation of the theory page that does not go through docs/ (the team's notes, or a bare name)
 _STALE = re.compile(r"(?<![\w/])(?:shared/)?theory\.md|\.\./shared/|/work/")
 
@@ -91,6 +94,38 @@ def test_theory_keeps_its_section_numbers():
     got = _theory_sections()
     for n, word in want.items():
         assert n in got and word in got[n].lower(), (n, got.get(n))
+
+
+def _code_files():
+    """Python files that may cite the theory page (this test file excepted: it holds patterns)."""
+    me = Path(__file__).resolve()
+    for d in CODE_DIRS:
+        yield from (p for p in sorted((ROOT / d).rglob("*.py")) if ".venv" not in p.parts and p.resolve() != me)
+
+
+def test_every_citation_names_an_existing_section():
+    sections = set(_theory_sections())
+    found = 0
+    for path in [*_code_files(), *MARKDOWN]:
+        for m in _CITATION.finditer(path.read_text(encoding="utf-8")):
+            found += 1
+            numbers = [int(x) for x in re.findall(r"\d+", m.group(1))]
+            if re.search(r"[-–]", m.group(1)):
+                numbers = list(range(numbers[0], numbers[-1] + 1))
+            missing = [n for n in numbers if n not in sections]
+            assert not missing, f"{path.relative_to(ROOT)}: '{m.group(0)}' cites missing section(s) {missing}"
+    assert found, "no citations found (is the citation pattern still right?)"
+
+
+def test_code_cites_the_theory_page_in_the_repository():
+    """Docstrings and --help point users at docs/theory.md, never at a page they do not have."""
+    for path in _code_files():
+        text = path.read_text(encoding="utf-8")
+        for m in _STALE.finditer(text):
+            if text[: m.start()].endswith("docs/"):
+                continue
+            line = text.count("\n", 0, m.start()) + 1
+            pytest.fail(f"{path.relative_to(ROOT)}:{line}: cites {m.group(0)!r}; cite 'docs/theory.md §N'")
 
 
 def test_slug_matches_github():

@@ -1,4 +1,4 @@
-"""sample() / iter_sample(): Monte-Carlo estimates of the statistics of theory.md section 2.
+"""sample() / iter_sample(): Monte-Carlo estimates of the statistics of docs/theory.md §2.
 
 This module itself imports no TensorFlow; the engine (which does) is imported when a
 sampling job starts.
