@@ -3,7 +3,7 @@
     python benchmarks/sampler.py
 
 Compares, in one run:
-  * fntk's sampler (batched ensembles, forward equations of theory.md section 1),
+  * fntk's sampler (batched ensembles, forward equations of docs/theory.md §1),
     end to end (``sample(..., tensors=["K", "Theta"])``, default chunk and options:
     Rao-Blackwellised estimators with control variates, no plain ones, so the last
     layer's weights are not drawn; estimators included) and the bare forward pass;

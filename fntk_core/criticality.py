@@ -1,4 +1,4 @@
-"""Criticality (theory.md section 6, PDLT ch. 5).
+"""Criticality (docs/theory.md §6, PDLT ch. 5).
 
 chi_par  = C_W <sigma' sigma' + sigma sigma''>_K   (growth of K along the diagonal)
 chi_perp = C_W <sigma' sigma'>_K                   (growth of off-diagonal perturbations)

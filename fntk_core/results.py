@@ -1,7 +1,7 @@
 """Results of the solver and the sampler, and their one JSON schema (``fntk-result``).
 
 A tensor is an array with the layer axis first, then its sample indices in the
-order written in theory.md section 2 (``V[l, a1, a2, a3, a4]`` is V_{(a1a2)(a3a4)}
+order written in docs/theory.md §2 (``V[l, a1, a2, a3, a4]`` is V_{(a1a2)(a3a4)}
 at layer ``layers[l]``).  Sampled results also carry ``stderr`` of the same shape.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""solve() and iter_solve(): the layer-by-layer recursion solver (docs/theory.md sections 2-3)."""
+"""solve() and iter_solve(): the layer-by-layer recursion solver (docs/theory.md §2-3)."""
 from __future__ import annotations
 
 import time

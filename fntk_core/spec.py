@@ -77,7 +77,7 @@ class NetworkSpec:
                     raise SpecError(f"widths (layer {i}): must be an integer >= 1, got {n!r}")
             object.__setattr__(self, "widths", tuple(int(n) for n in w))
 
-    # -- layer parameters (l counts from 1, as in theory.md) -------------------
+    # -- layer parameters (l counts from 1, as in docs/theory.md §1) -------------------
     def hidden_width(self, layer: int) -> int | None:
         """n_layer for 1 <= layer <= L-1 (None if widths are not given)."""
         if self.widths is None:

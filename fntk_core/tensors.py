@@ -1,4 +1,4 @@
-"""The one registry of the statistics fntk computes (definitions: docs/theory.md section 2).
+"""The one registry of the statistics fntk computes (definitions: docs/theory.md §2).
 
 Every tensor list in fntk derives from ``TENSORS``: names, ranks, which are first order,
 which engines support them, and what each sample index of the stored arrays means.

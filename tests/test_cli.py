@@ -23,7 +23,7 @@ def test_solve_writes_fntk_result(tmp_path):
     assert np.array(d["tensors"]["V"]).shape == (3, 2, 2, 2, 2)
     assert d["meta"]["network"]["activation"]["name"] == "relu"
     res = Result.load(out)
-    # Theta^(l) = l |x|^2 / n0 on the diagonal (theory.md section 5)
+    # Theta^(l) = l |x|^2 / n0 on the diagonal (docs/theory.md §5)
     assert res.tensors["Theta"][2, 0, 0] == pytest.approx(3 * (0.25 + 1.44) / 2)
 
 

@@ -1,4 +1,4 @@
-"""Criticality (theory.md section 6)."""
+"""Criticality (docs/theory.md §6)."""
 import pytest
 
 from fntk_core import get_activation

@@ -14,7 +14,7 @@
     (backpropagation through the first-order jet).  It is checked against the forward
     equations at small width first.
 
-Conventions (theory.md sections 1-2): z^(1) = b + W x, z^(l+1) = b + W sigma(z^(l));
+Conventions (docs/theory.md §1-2): z^(1) = b + W x, z^(l+1) = b + W sigma(z^(l));
 W^(l) ~ N(0, C_W^(l)/n_{l-1}), b ~ N(0, C_b^(l)); learning-rate factors lambda_b for
 biases and lambda_W/n_{l-1} for W^(l).
 """

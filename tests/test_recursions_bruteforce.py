@@ -1,7 +1,7 @@
 """Every recursion against an independent brute-force evaluation.
 
 One layer step l -> l+1 with two inputs, random lower-layer tensors and a random
-kernel: the compiled solver versus theory.md section 3 transcribed again here
+kernel: the compiled solver versus docs/theory.md §3 transcribed again here
 component by component, with every Gaussian expectation done by SciPy's
 adaptive cubature (in Cholesky coordinates) and derivatives expanded by an explicit product rule.
 """

@@ -1,4 +1,4 @@
-"""theory.md section 8(b): sampled networks converge to the first-order predictions.
+"""docs/theory.md §8(b): sampled networks converge to the first-order predictions.
 
 At layer 3 every first-order tensor has gone through its full recursion once with
 non-zero layer-2 input (the r-terms: index placement inside the sums is what this

@@ -14,7 +14,7 @@ from fntk_core import NetworkSpec, get_activation
 
 pytestmark = pytest.mark.slow
 
-# theory.md section 7, study 1 (n0 = 2)
+# docs/theory.md §7, study 1 (n0 = 2)
 X_STUDY1 = np.array([(-0.9895229339599609, -0.5992491841316223), (-0.17877478897571564, 2.253682851791382)])
 X4 = np.array([(0.6540248765053858, -1.3592788739383235, -0.3791179316445409, 0.34191025226280697),
                (-0.6786403121150224, -0.12161213502515096, 0.21716372787141658, -1.4709063616118982)])
@@ -26,7 +26,7 @@ def _z(sampled, ref, se):
 
 
 def test_relu_diagonal_ntk_is_infinite_width_offdiagonal_is_not():
-    """theory.md section 5 / study 3: Theta^(l)_aa = l |x_a|^2 / n0 at any width; Theta_12 is not."""
+    """docs/theory.md §5 / study 3: Theta^(l)_aa = l |x_a|^2 / n0 at any width; Theta_12 is not."""
     from fntk_core.sampling import sample
 
     spec = NetworkSpec(n0=2, depth=4, activation=get_activation("relu"), c_w=2.0)

@@ -19,7 +19,7 @@ def relu_spec(depth, **kw):
 
 
 def test_relu_critical_closed_forms_depths_1_to_10():
-    """theory.md section 5, every tensor, to 1e-8 relative."""
+    """docs/theory.md §5, every tensor, to 1e-8 relative."""
     x = np.array([[0.3, -1.2, 0.5]])
     res = solve(relu_spec(10), x, tensors=ALL)
     K = 2 * float(np.sum(x * x)) / 3

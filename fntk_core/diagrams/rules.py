@@ -1,4 +1,4 @@
-"""The Feynman rules as data (theory.md sections 2 and 4).
+"""The Feynman rules as data (docs/theory.md §2 and §4).
 
 Two tables drive everything else, so that adding a tensor (R, S, T, U) or a leg
 kind means adding rows here, not code elsewhere:
@@ -94,7 +94,7 @@ STATISTICS: dict[str, Statistic] = {s.name: s for s in [
 
 
 # --------------------------------------------------------------------------
-# Forward equations of the external legs (theory.md section 1).
+# Forward equations of the external legs (docs/theory.md §1).
 @dataclass(frozen=True)
 class Own:
     """A contraction inside one leg: own-layer lambda_W term, Omega, or a bias."""

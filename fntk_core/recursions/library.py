@@ -1,4 +1,4 @@
-"""The layer recursions of theory.md section 3, transcribed as data.
+"""The layer recursions of docs/theory.md §3, transcribed as data.
 
 Labels "1".."4" (and "d0".."d3" for the dNTK tensors) are external sample
 indices in storage order; "b1".."b4" are summed.  Each function returns a
@@ -126,7 +126,7 @@ def _Q() -> Recursion:
 #   E[dd_I H_{i0i1i2i3}]  = (1/n)[d_{i0i1}d_{i2i3} R_{0123} + d_{i0i2}d_{i3i1} R_{0231} + d_{i0i3}d_{i1i2} R_{0312}]
 #   E[dd_II H_{i1i2i3i4}] = (1/n)[d_{i1i2}d_{i3i4} S_{1234} + d_{i1i3}d_{i4i2} T_{1342} + d_{i1i4}d_{i2i3} U_{1423}]
 # Labels "d0".."d3" are the sample indices of the legs in the order of the definitions
-# (dd_I: legs i0..i3; dd_II: legs i1..i4 -> d0..d3).  Storage order is theory.md's, so
+# (dd_I: legs i0..i3; dd_II: legs i1..i4 -> d0..d3).  Storage order is docs/theory.md §2's, so
 # T is stored with labels (d0, d2, d3, d1) and U with (d0, d3, d1, d2).
 def _X(a, b):
     """X_ab = lambda_W sigma'_a sigma_b + C_W Theta_ab sigma''_a sigma'_b."""

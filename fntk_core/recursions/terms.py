@@ -9,7 +9,7 @@ summed over the inputs.  The solver compiles these objects; the LaTeX printer
 and the diagram engine produce and consume the same objects.
 
 Small builder algebra (``sig``, ``theta``, ``omega``, ``E``, ``T``) keeps the
-transcription of theory.md section 3 close to the page.
+transcription of docs/theory.md §3 close to the page.
 """
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class Term:
 
 @dataclass(frozen=True)
 class Recursion:
-    """statistic^(l+1)[labels] = sum(terms); ``labels`` in storage order (theory.md section 2)."""
+    """statistic^(l+1)[labels] = sum(terms); ``labels`` in storage order (docs/theory.md §2)."""
 
     name: str
     labels: tuple[str, ...]

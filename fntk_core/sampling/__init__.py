@@ -1,4 +1,4 @@
-"""Monte-Carlo ensembles of finite-width MLPs (TensorFlow), docs/theory.md sections 1-2.
+"""Monte-Carlo ensembles of finite-width MLPs (TensorFlow), docs/theory.md §1-2.
 
     sample(spec, inputs, *, networks, width=None, outputs=None, tensors=(...), seed=0,
            dtype="float64", chunk=None, progress=None, cancel=None, rao_blackwell=True,

@@ -1,4 +1,4 @@
-"""SamplingSession, sample(), iter_sample(): Monte-Carlo estimates of docs/theory.md section 2.
+"""SamplingSession, sample(), iter_sample(): Monte-Carlo estimates of docs/theory.md §2.
 
 This module itself imports no TensorFlow; the engine (which does) is imported when a
 session starts.

@@ -182,7 +182,7 @@ def features_dd(d, n, N):
       ddt4[1,3,4,2] = mean_{i!=j} dd_II H_{ijij;1234}    (T_{1342} / n_{l-1})
       ddu4[1,4,2,3] = mean_{i!=j} dd_II H_{ijji;1234}    (U_{1423} / n_{l-1})
 
-    Each pattern (i0 = i1 != i2 = i3, ...) isolates one Kronecker term of theory.md section 2
+    Each pattern (i0 = i1 != i2 = i3, ...) isolates one Kronecker term of docs/theory.md §2
     and is averaged over all ordered pairs i != j; the other patterns of the same tensor give
     the same numbers network by network (dd_I H is symmetric in its last three legs, dd_II H
     under (1,3) <-> (2,4)).  Width 1 has no pairs: zero here, NaN in the estimates."""

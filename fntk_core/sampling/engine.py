@@ -6,7 +6,7 @@ Shapes (E = networks in a chunk, N = inputs, n = neurons of the layer, m = of th
     z      (E, N, n)              preactivations z_{i;a}
     Theta  (E, N, N, n, n)        NTK  Theta-hat_{ij;ab}  stored [e, a, b, i, j]
     dH     (E, N, N, N, n, n, n)  dNTK dH_{i0 i1 i2; d0 d1 d2}  stored [e, d0, d1, d2, i0, i1, i2]
-All computed by the forward equations of theory.md section 1 (no parameter Jacobians).
+All computed by the forward equations of docs/theory.md §1 (no parameter Jacobians).
 
 Random numbers: one Philox stream keyed by the seed; network e owns the counter range
 [e*M/2, (e+1)*M/2) (M normals per network, 2 float64 normals per Philox step), so a chunk
@@ -231,7 +231,7 @@ class Ensemble:
 
     # -- forward equations ------------------------------------------------------
     def forward(self, Ws, bs, need_ntk=None, need_dntk=None):
-        """Per layer: (z, Theta, dH, sigma, sigma', sigma'') following theory.md section 1.
+        """Per layer: (z, Theta, dH, sigma, sigma', sigma'') following docs/theory.md §1.
 
         Ws[l-1]: (E, n_l, n_{l-1}); bs[l-1]: (E, n_l).  Returns a list of dicts.
         """
@@ -301,7 +301,7 @@ class Ensemble:
     def features(self, layers):
         """Per-network statistics per layer, stacked as (E, L, ...) float64 tensors.
 
-        Plain (neuron-index structure of theory.md section 2, at layer l):
+        Plain (neuron-index structure of docs/theory.md §2, at layer l):
           k2  mean_i z_ia z_ib;                   t2  mean_i Theta_ii;ab
           v4  mean_{i!=j} z_ia z_ib z_jc z_jd;    d4  mean_{i!=j} z_ia z_ib Theta_jj;cd
           a4  mean_{i!=j} Theta_ii;ab Theta_jj;cd

@@ -1,4 +1,4 @@
-"""The paper's three numerical studies (theory.md section 7), headless.
+"""The paper's three numerical studies (docs/theory.md §7), headless.
 
     run_study(name, out_dir, *, progress=None, cancel=None, **options) -> StudyResult
 

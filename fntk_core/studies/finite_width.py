@@ -1,4 +1,4 @@
-"""Study 2 (theory.md section 7): finite-width corrections of a bias-free GeLU MLP.
+"""Study 2 (docs/theory.md §7): finite-width corrections of a bias-free GeLU MLP.
 
 Four layers (three hidden layers of width n), C_W = 1.98305826, the two 4-dimensional
 inputs of the paper.  A point is one width n.  Sampled means of the NTK and NNGP kernel

@@ -1,4 +1,4 @@
-"""Study 1 (theory.md section 7): gradient stability of a bias-free ReLU MLP vs depth.
+"""Study 1 (docs/theory.md §7): gradient stability of a bias-free ReLU MLP vs depth.
 
 One ensemble of depth L_max per C_W gives every depth 1..L_max at once (layer l of a
 deeper network is exactly a depth-l network), so a *point* is one C_W.

@@ -1,4 +1,4 @@
-"""Study 3 (theory.md section 7): the diagonal NTK correction of scale-invariant activations.
+"""Study 3 (docs/theory.md §7): the diagonal NTK correction of scale-invariant activations.
 
 Bias-free four-layer networks with two outputs, C_W = 2 for ReLU and LeakyReLU
 (alpha = 0.1), and exact GeLU at its critical C_W = 1.98305826 as the contrast, on the two
