@@ -638,3 +638,17 @@ def test_feature_registry_gives_every_engine_set():
     assert set().union(*sets) == set(FEATURES) and sum(map(len, sets)) == len(FEATURES)
     assert engine._RB_ONLY == {"r" + f for f in RB_FEATURES} and engine._FULL_NTK_FEATURES == {"f4", "b4", "rf4", "rb4"}
     assert {f for feats in NEEDS.values() for f in feats} <= set(FEATURES)
+
+
+def test_control_variates_fallback_warns(monkeypatch):
+    """When the infinite-width solve fails, sampling goes on without control variates, visibly."""
+    import fntk_core.solver as solver
+    from fntk_core.sampling import sample
+
+    def broken(*a, **k):
+        raise ValueError("no solver today")
+
+    monkeypatch.setattr(solver, "solve", broken)
+    with pytest.warns(RuntimeWarning, match="control variates switched off.*no solver today"):
+        r = sample(_spec("tanh", depth=3), X2, networks=16, width=4, tensors=["K"], seed=1)
+    assert r.meta["control_variates"] is False and "no solver today" in r.meta["control_variates_note"]
