@@ -421,13 +421,14 @@ class Ensemble:
         z = None
         s = s1 = zprev = None  # sigma, sigma', z of the layer below
         T = M = None
-        cs, jblocks, implicit = [], [], None
+        ntk_coeffs = []  # per layer k: c^(k)_ab = lambda_b + lambda_W gram, the NTK term that layer adds (pairs)
+        jblocks, implicit = [], None  # Jacobian blocks J^(l,k), k < l-1; J^(l,l-1) kept as (W, sigma')
         td = tr = None
         for l in range(1, L + 1):
             p = self.spec.layer_params(l)
             n = self.dims[l]
             m = self.dims[l - 1]
-            f = {}
+            layer_feats = {}  # this layer's features
             rb_only = self.skip_last and l == L  # no z^(L), no Theta^(L): closed forms from layer L-1
             if l > 1:
                 s = self.act[0](zprev)
@@ -447,7 +448,7 @@ class Ensemble:
                 td_prev = td
                 if full and l > 1:  # rf4, rb4 need D_a Theta^(L-1) D_b, not Theta^(L)
                     sa, sb = tf.gather(s1, pa, axis=1), tf.gather(s1, pb, axis=1)
-                    M = cs[0][:, :, None] * sa * sb if l == 2 else T * tf.transpose(sa, [0, 2, 1])[:, :, :, None] * sb[:, None, :, :]
+                    M = ntk_coeffs[0][:, :, None] * sa * sb if l == 2 else T * tf.transpose(sa, [0, 2, 1])[:, :, :, None] * sb[:, None, :, :]
             elif ntk:
                 c_own = self._to_pairs(p["lambda_b"] + p["lambda_W"] * gram)  # (E, P)
                 td_prev = td
@@ -457,7 +458,7 @@ class Ensemble:
                 elif full:
                     sa, sb = tf.gather(s1, pa, axis=1), tf.gather(s1, pb, axis=1)  # (E, P, m)
                     if l == 2:
-                        w = cs[0][:, :, None] * sa * sb  # Theta^(1) = c^(1) 1:  D_a Theta^(1) D_b = diag(w)
+                        w = ntk_coeffs[0][:, :, None] * sa * sb  # Theta^(1) = c^(1) 1:  D_a Theta^(1) D_b = diag(w)
                         M = w
                         V = tf.transpose(W, [0, 2, 1])[:, :, None, :] * tf.transpose(w, [0, 2, 1])[:, :, :, None]
                         T = tf.matmul(W, tf.reshape(V, [-1, m, P * n]))  # [e, i, (p, k)]
@@ -488,11 +489,11 @@ class Ensemble:
                     # diagonals: sum_k c^(k) (J^(l,k)_a J^(l,k)_b^T)_ii + c^(l); the W D block by a GEMM
                     # (W o W) (sigma'_a o sigma'_b)
                     dd = tf.gather(s1, pa, axis=1) * tf.gather(s1, pb, axis=1)  # (E, P, m)
-                    td = c_own[:, :, None] + cs[-1][:, :, None] * tf.matmul(dd, W * W, transpose_b=True)
+                    td = c_own[:, :, None] + ntk_coeffs[-1][:, :, None] * tf.matmul(dd, W * W, transpose_b=True)
                     for k, blk in enumerate(jblocks):
-                        td = td + cs[k][:, :, None] * self._row_dots(blk)
+                        td = td + ntk_coeffs[k][:, :, None] * self._row_dots(blk)
                     tr = tf.reduce_sum(td, -1) if want & {"t2", "d4", "a4"} else None
-                cs.append(c_own)
+                ntk_coeffs.append(c_own)
             # ---- plain features ----
             npair = n * (n - 1) if n > 1 else 1.0
             if l == 1 and want & {"f4", "b4", "rf4", "rb4"}:
@@ -500,30 +501,30 @@ class Ensemble:
             if want & {"k2", "v4", "d4"}:
                 Sz = _gram(z)
             if "k2" in want:
-                f["k2"] = Sz / n
+                layer_feats["k2"] = Sz / n
             if want & {"v4", "d4", "f4"}:
                 zz = z[:, :, None, :] * z[:, None, :, :]  # (E, N, N, n)
             if "v4" in want:
-                f["v4"] = (_outer(Sz, Sz) - _pair_products_same(zz, zz)) / npair
+                layer_feats["v4"] = (_outer(Sz, Sz) - _pair_products_same(zz, zz)) / npair
             if ntk and want & {"t2", "d4", "a4", "f4", "b4"}:
                 St = self._from_pairs(tr) if tr is not None else None
                 tdf = self._from_pairs(td) if need_diag[l] else None
                 if "t2" in want:
-                    f["t2"] = St / n
+                    layer_feats["t2"] = St / n
                 if "d4" in want:
-                    f["d4"] = (_outer(Sz, St) - _pair_products_same(zz, tdf)) / npair
+                    layer_feats["d4"] = (_outer(Sz, St) - _pair_products_same(zz, tdf)) / npair
                 if "a4" in want:
-                    f["a4"] = (_outer(St, St) - _pair_products_same(tdf, tdf)) / npair
+                    layer_feats["a4"] = (_outer(St, St) - _pair_products_same(tdf, tdf)) / npair
                 if "f4" in want:
-                    f["f4"] = zero4 if l == 1 else (self._contract_f(z, T) - _pair_products(zz, tdf)) / npair
+                    layer_feats["f4"] = zero4 if l == 1 else (self._contract_f(z, T) - _pair_products(zz, tdf)) / npair
                 if "b4" in want:
-                    f["b4"] = zero4 if l == 1 else (self._contract_b(*self._frobenius(T)) - _pair_products(tdf, tdf)) / npair
+                    layer_feats["b4"] = zero4 if l == 1 else (self._contract_b(*self._frobenius(T)) - _pair_products(tdf, tdf)) / npair
             # ---- Rao-Blackwellised: expectations over this layer's W, b given the layer below ----
             G = p["C_b"] + p["C_W"] * gram
             if "rk2" in want:
-                f["rk2"] = G
+                layer_feats["rk2"] = G
             if "rv4" in want:
-                f["rv4"] = _outer(G, G)
+                layer_feats["rv4"] = _outer(G, G)
             if ntk:
                 if l == 1:
                     H = p["lambda_b"] + p["lambda_W"] * gram
@@ -533,29 +534,29 @@ class Ensemble:
                         extra = self._from_pairs(tf.reduce_sum(sa * sb * td_prev, -1))
                         H = p["lambda_b"] + p["lambda_W"] * gram + (p["C_W"] / m) * extra
                 if "rt2" in want:
-                    f["rt2"] = H
+                    layer_feats["rt2"] = H
                 if "rd4" in want:
-                    f["rd4"] = _outer(G, H)
+                    layer_feats["rd4"] = _outer(G, H)
                 if "ra4" in want:
-                    f["ra4"] = _outer(H, H)
+                    layer_feats["ra4"] = _outer(H, H)
                 c2 = (p["C_W"] / m) ** 2
                 if "rf4" in want:
                     if l == 1:
-                        f["rf4"] = zero4
+                        layer_feats["rf4"] = zero4
                     elif l == 2:  # D Theta^(1) D = diag(w)
                         g = tf.einsum("eak,epk,eck->eapc", s, M, s)
-                        f["rf4"] = c2 * tf.gather(tf.reshape(g, [-1, N * P * N]), self.g_idx, axis=1)
+                        layer_feats["rf4"] = c2 * tf.gather(tf.reshape(g, [-1, N * P * N]), self.g_idx, axis=1)
                     else:
-                        f["rf4"] = c2 * self._contract_f(s, M)
+                        layer_feats["rf4"] = c2 * self._contract_f(s, M)
                 if "rb4" in want:
                     if l == 1:
-                        f["rb4"] = zero4
+                        layer_feats["rb4"] = zero4
                     elif l == 2:
                         S1 = tf.matmul(M, M, transpose_b=True)
-                        f["rb4"] = c2 * self._contract_b(S1, S1)
+                        layer_feats["rb4"] = c2 * self._contract_b(S1, S1)
                     else:
-                        f["rb4"] = c2 * self._contract_b(*self._frobenius(M))
-            for k, v in f.items():
+                        layer_feats["rb4"] = c2 * self._contract_b(*self._frobenius(M))
+            for k, v in layer_feats.items():
                 feats.setdefault(k, []).append(tf.cast(v, tf.float64))
             zprev = z
         self._control_variates(feats)
