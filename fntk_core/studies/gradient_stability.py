@@ -11,13 +11,15 @@ import numpy as np
 
 from ..activations import get_activation
 from ..spec import NetworkSpec
+from ..tensors import DEFAULT_TENSORS, TENSORS
 from .base import Point, fmt_pm, linear_fit, md_table, new_figure, parse_float_list, parse_int_list, point_seed, save_figure
 
 NAME = "gradient-stability"
 INPUTS = np.array([[-0.9895229339599609, -0.5992491841316223],
                    [-0.17877478897571564, 2.253682851791382]])
 CRITICAL_CW = 2.0
-FIRST_ORDER = ("V", "D", "F", "A", "B")
+# the four-point first-order tensors of the default set (V, D, F, A, B), sampled at criticality
+FIRST_ORDER = tuple(n for n in DEFAULT_TENSORS if TENSORS[n].order == 1 and TENSORS[n].rank == 4)
 DEFAULTS = {"networks": 500, "width": 200, "depths": "1-30", "c_w": "0.25,2,4", "seed": 0, "dtype": "float64",
             "first_order": True}
 PAPER = {"networks": 1000}
