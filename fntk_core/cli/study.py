@@ -104,7 +104,7 @@ def check_out_dir(path: str) -> None:
 
 
 def run(args) -> int:
-    from ..studies import StudyCancelled, run_study
+    from ..studies import run_study
     from .sample import load_engine
 
     mod = STUDIES[args.study]
@@ -115,12 +115,12 @@ def run(args) -> int:
     with cancel_on_interrupt(f"fntk study {args.study}") as cancel:
         try:
             res = run_study(args.study, args.out, progress=bar, cancel=cancel, paper=args.paper, **opts)
-        except StudyCancelled as exc:
-            print(f"fntk study {args.study}: {exc}; the finished points stay in {Path(args.out) / 'points'} "
-                  "and a rerun resumes there", file=sys.stderr)
-            return 130
         finally:
             bar.close()
+    if res.cancelled:
+        print(f"fntk study {args.study}: cancelled; the finished points (and the interrupted one's partial "
+              f"sums) stay in {Path(args.out) / 'points'} and a rerun resumes there", file=sys.stderr)
+        return 130
     print(f"fntk study {args.study}: {len(res.computed)} points sampled, {len(res.reused)} reused, "
           f"{res.seconds:.0f} s", file=sys.stderr)
     for f in res.files:
