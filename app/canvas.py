@@ -7,11 +7,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fntk_core.diagrams import Diagram
 from PySide6.QtCore import QMarginsF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QImage, QKeySequence, QPainter, QPageSize, QPdfWriter, QShortcut
+from PySide6.QtGui import (
+    QBrush,
+    QImage,
+    QKeySequence,
+    QPageSize,
+    QPainter,
+    QPdfWriter,
+    QShortcut,
+)
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
+
+from fntk_core.diagrams import Diagram
 
 from . import core_api, drawing
 from .style import is_dark, style

@@ -92,17 +92,23 @@ def legs_tex(name: str) -> str:
 
 
 def entries(name: str) -> list[Entry]:
-    """Every diagram of ``name`` the core enumerates, with its symmetry factor (fresh copies)."""
+    """The packaged library's diagrams of ``name`` (fresh copies), with symmetry factors."""
     library = _core_library()
-    if library is None:  # PENDING-CORE: library() (branch diagrams); the library is this enumeration
-        import sympy as sp
-
-        from fntk_core.diagrams.library import describe
-        return [Entry(f"{name}/{k}", name, k, e.diagram.copy(), e.coefficient, e.order,
-                      sp.Rational(1, e.translation.automorphisms), describe(e))
-                for k, e in enumerate(enumerate_diagrams(name), start=1)]
+    if library is None:  # PENDING-CORE: library() (branch diagrams); the library is the enumeration
+        return enumerated(name)
     return [Entry(f"{e.statistic}/{e.index}", e.statistic, e.index, e.diagram, e.coefficient, e.order,
                   e.symmetry_factor, e.description) for e in library()[name]]
+
+
+def enumerated(name: str) -> list[Entry]:
+    """Every diagram of ``name`` that the core's enumeration finds (fresh copies), with symmetry factors."""
+    import sympy as sp
+
+    from fntk_core.diagrams.library import describe
+
+    return [Entry(f"{name}/{k}", name, k, e.diagram.copy(), e.coefficient, e.order,
+                  sp.Rational(1, e.translation.automorphisms), describe(e))
+            for k, e in enumerate(enumerate_diagrams(name), start=1)]
 
 
 def _printer():

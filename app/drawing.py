@@ -21,12 +21,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+    QPixmap,
+    QPolygonF,
+)
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+)
+
 from fntk_core.diagrams import Diagram
 from fntk_core.diagrams.layout import layout
 from fntk_core.export.latex import label_tex
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPainterPathStroker, QPen, QPixmap, QPolygonF
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsScene
 
 from . import mathtext
 from .style import Style
@@ -258,7 +273,7 @@ def _bundle_paths(pa: QPointF, pb: QPointF, n: int, spacing: float, bends: list,
     length = math.hypot((pb - pa).x(), (pb - pa).y())
     spread = [(k - (n - 1) / 2) * spacing for k in range(n)]
     shift = 0.0
-    for step in range(0, 9):
+    for step in range(9):
         candidates = (0.0,) if step == 0 else (-step * 14.0, step * 14.0)
         hit = next((c for c in candidates if all(_clear(_curve(pa, pb, c + o), obstacles) for o in spread)), None)
         if hit is not None:
