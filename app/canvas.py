@@ -11,11 +11,9 @@ from PySide6.QtCore import QMarginsF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QImage,
-    QKeySequence,
     QPageSize,
     QPainter,
     QPdfWriter,
-    QShortcut,
 )
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
@@ -50,9 +48,6 @@ class DiagramCanvas(QGraphicsView):
         self._space = False
         self._pan_from = None
         self.scene().selectionChanged.connect(self.selectionChanged)
-        for keys, slot in (("+", self.zoom_in), ("=", self.zoom_in), ("-", self.zoom_out), ("Ctrl+0", self.fit)):
-            sc = QShortcut(QKeySequence(keys), self, slot)
-            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self._restyle()
 
     # -- content -----------------------------------------------------------
@@ -125,7 +120,17 @@ class DiagramCanvas(QGraphicsView):
             super().wheelEvent(event)
 
     def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+        key, ctrl = event.key(), bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if key in (Qt.Key.Key_Plus, Qt.Key.Key_Equal) and not ctrl:
+            self.zoom_in()
+            return
+        if key == Qt.Key.Key_Minus and not ctrl:
+            self.zoom_out()
+            return
+        if key == Qt.Key.Key_0 and ctrl:
+            self.fit()
+            return
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             return
