@@ -180,8 +180,8 @@ class RecursionPanel(QWidget):
         """Highlighted rows in a light tint of the selection colour: black formulas stay readable."""
         tint = style().palette(is_dark())["select"]
         tint.setAlpha(60)
-        self.terms.setStyleSheet("QListWidget::item:selected { background: rgba(%d, %d, %d, %d); }"
-                                 % (tint.red(), tint.green(), tint.blue(), tint.alpha()))
+        rgba = f"rgba({tint.red()}, {tint.green()}, {tint.blue()}, {tint.alpha()})"
+        self.terms.setStyleSheet(f"QListWidget::item:selected {{ background: {rgba}; }}")
 
     def _set_enabled(self) -> None:
         for b in (self.copy_button, self.export_button):
