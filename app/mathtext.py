@@ -31,7 +31,7 @@ def _as_math(tex: str) -> str:
 @lru_cache(maxsize=2048)
 def _render(tex: str, size: float, color: str, ratio: float) -> QImage:
     try:
-        parsed = _PARSER.parse(_as_math(tex), dpi=_BASE_DPI * ratio, prop=FontProperties(size=size))
+        parsed = _PARSER.parse(tex, dpi=_BASE_DPI * ratio, prop=FontProperties(size=size))
     except ValueError as exc:  # mathtext reports parse errors as ValueError
         raise MathTextError(f"cannot render {tex!r}: {str(exc).splitlines()[0]}") from exc
     mask = np.ascontiguousarray(np.asarray(parsed.image, dtype=np.uint8))
@@ -52,7 +52,7 @@ def render(tex: str, *, size: float = 12.0, color: str | QColor = "#000000", rat
     a formula mathtext does not understand.
     """
     name = QColor(color).name(QColor.NameFormat.HexArgb)
-    return QPixmap.fromImage(_render(tex, float(size), name, float(round(ratio, 2))))
+    return QPixmap.fromImage(_render(_as_math(tex), float(size), name, float(round(ratio, 2))))
 
 
 def cache_info():
