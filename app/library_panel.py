@@ -79,6 +79,7 @@ class LibraryPanel(QWidget):
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
         self.tree.setIconSize(THUMB)
+        self.tree.setVerticalScrollMode(QTreeWidget.ScrollMode.ScrollPerPixel)
         self.tree.setToolTip("Tensors and their diagrams: click a diagram to show it on the canvas")
         self.enumerate_button = QPushButton("Enumerate…")
         self.enumerate_button.setToolTip("Ask the engine for every diagram of a statistic, with symmetry factors")

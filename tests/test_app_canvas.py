@@ -4,18 +4,18 @@ import xml.etree.ElementTree as ET
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QImage, QWheelEvent  # noqa: E402
-from PySide6.QtSvg import QSvgRenderer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from fntk_app import core_api, mathtext
+from fntk_app.canvas import DiagramCanvas
+from fntk_app.drawing import LabelItem, LineItem, NodeItem
+from fntk_app.style import parse_style, style
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage, QWheelEvent
+from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QApplication
 
-from fntk_app import core_api, mathtext  # noqa: E402
-from fntk_app.canvas import DiagramCanvas  # noqa: E402
-from fntk_app.drawing import LabelItem, LineItem, NodeItem  # noqa: E402
-from fntk_app.style import parse_style, style  # noqa: E402
-from fntk_core.diagrams import STATISTICS, Diagram  # noqa: E402
-from fntk_core.diagrams.model import CUBIC_TYPES  # noqa: E402
-from fntk_core.diagrams.rules import SLOTS  # noqa: E402
+from fntk_core.diagrams import STATISTICS, Diagram
+from fntk_core.diagrams.model import CUBIC_TYPES
+from fntk_core.diagrams.rules import SLOTS
 
 DRAWN = ("leg", "cubic", "blob", "vertex")
 
