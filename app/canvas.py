@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QImage,
@@ -177,13 +177,11 @@ class DiagramCanvas(QGraphicsView):
 
     # -- export --------------------------------------------------------------
     def export_image(self, path) -> None:
-        """Write the drawing as .png, .svg or .pdf (chosen by the suffix), atomically."""
+        """Write the drawing as .png, .svg or .pdf (chosen by the suffix), atomically (FntkError: bad path)."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in FORMATS:
             raise ValueError(f"export: unknown picture format {path.suffix or '(none)'!r}; use .png, .svg or .pdf")
-        if not path.parent.is_dir():
-            raise ValueError(f"export: folder {str(path.parent)!r} does not exist")
         src = self.scene().itemsBoundingRect().marginsAdded(QMarginsF(12, 12, 12, 12))
         if src.isEmpty():
             src = QRectF(0, 0, 100, 60)
@@ -191,7 +189,7 @@ class DiagramCanvas(QGraphicsView):
         for it in selected:  # the picture shows the diagram, not the selection
             it.setSelected(False)
         try:
-            core_api.atomic_file(path, lambda tmp: _WRITERS[suffix](self.scene(), src, tmp))
+            core_api.atomic_write_bytes(path, _WRITERS[suffix](self.scene(), src))
         finally:
             for it in selected:
                 it.setSelected(True)
@@ -203,29 +201,36 @@ def _paint(scene: QGraphicsScene, painter: QPainter, target: QRectF, src: QRectF
     scene.render(painter, target, src, Qt.AspectRatioMode.KeepAspectRatio)
 
 
-def _write_png(scene: QGraphicsScene, src: QRectF, path: str) -> None:
+def _write_png(scene: QGraphicsScene, src: QRectF) -> bytes:
     image = QImage(int(src.width() * EXPORT_SCALE), int(src.height() * EXPORT_SCALE), QImage.Format.Format_ARGB32)
     image.fill(Qt.GlobalColor.white)
     painter = QPainter(image)
     _paint(scene, painter, QRectF(image.rect()), src)
     painter.end()
-    if not image.save(path, "PNG"):
-        raise OSError(f"export: could not write {path}")
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")
+    return bytes(buf.data())
 
 
-def _write_svg(scene: QGraphicsScene, src: QRectF, path: str) -> None:
+def _write_svg(scene: QGraphicsScene, src: QRectF) -> bytes:
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
     gen = QSvgGenerator()
-    gen.setFileName(path)
+    gen.setOutputDevice(buf)
     gen.setSize(src.size().toSize())
     gen.setViewBox(QRectF(0, 0, src.width(), src.height()))
     gen.setTitle("fntk diagram")
     painter = QPainter(gen)
     _paint(scene, painter, QRectF(0, 0, src.width(), src.height()), src)
     painter.end()
+    return bytes(buf.data())
 
 
-def _write_pdf(scene: QGraphicsScene, src: QRectF, path: str) -> None:
-    writer = QPdfWriter(path)
+def _write_pdf(scene: QGraphicsScene, src: QRectF) -> bytes:
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = QPdfWriter(buf)
     writer.setResolution(72)  # 1 scene unit = 1 pt
     writer.setPageSize(QPageSize(src.size(), QPageSize.Unit.Point, "diagram"))
     writer.setPageMargins(QMarginsF(0, 0, 0, 0))
@@ -233,6 +238,8 @@ def _write_pdf(scene: QGraphicsScene, src: QRectF, path: str) -> None:
     painter = QPainter(writer)
     _paint(scene, painter, QRectF(0, 0, src.width(), src.height()), src)
     painter.end()
+    del painter, writer  # the writer finishes the document when it goes
+    return bytes(buf.data())
 
 
 _WRITERS = {".png": _write_png, ".svg": _write_svg, ".pdf": _write_pdf}

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from fntk_core.diagrams import Diagram
 from fntk_core.diagrams.layout import layout
 from fntk_core.export.latex import label_tex
+from fntk_core.tensors import TENSORS
 
 from . import mathtext
 from .style import Style
@@ -304,14 +305,14 @@ def draw(scene: QGraphicsScene, d: Diagram, style: Style, colors: dict) -> dict[
         radius = ns.size / 2 if kind in ("leg", "cubic") else ns.size
         label = None
         if kind == "vertex":
-            tex = style.vertex(a.get("tensor", "?")).tex
+            tex = _tensor_tex(a.get("tensor", "?"))
             label = LabelItem(n, mathtext.render(tex, size=geo["vertex_label_size"], color=colors["ink"],
                                                  ratio=LABEL_RATIO), tex)
             w, h = label.size()
             radius = max(radius, math.hypot(w, h) / 2 + 2)
         item = NodeItem(n, kind, ns.shape, radius, colors[ns.fill], colors[ns.stroke], colors["select"], lw)
         item.setPos(pos[n])
-        tip = style.vertex(a["tensor"]).meaning if kind == "vertex" and a.get("tensor") else ns.meaning
+        tip = _tensor_meaning(a["tensor"]) if kind == "vertex" and a.get("tensor") else ns.meaning
         item.setToolTip(f"{ns.label} {n}: {tip}")
         scene.addItem(item)
         items[n] = item
@@ -347,6 +348,16 @@ def draw(scene: QGraphicsScene, d: Diagram, style: Style, colors: dict) -> dict[
             items[c.primary] = item
     _leg_labels(scene, d, style, colors, pos, conns, items)
     return items
+
+
+def _tensor_tex(name: str) -> str:
+    info = TENSORS.get(name)
+    return info.latex if info else rf"\mathrm{{{name}}}" if name.isalnum() else "?"
+
+
+def _tensor_meaning(name: str) -> str:
+    info = TENSORS.get(name)
+    return f"{info.title}: {info.description}" if info else f"unknown tensor {name!r}"
 
 
 def _away(pos: dict, node: str, conns: list[Connection]) -> QPointF:

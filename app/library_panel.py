@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fntk_core.diagrams import LibraryEntry
+
 from . import core_api, drawing, mathtext
 from .style import is_dark, style
 
@@ -61,7 +63,7 @@ def plain(expr) -> str:
     return text
 
 
-def entry_text(e: core_api.Entry) -> str:
+def entry_text(e: LibraryEntry) -> str:
     """One line for a diagram: id, value coefficient, symmetry factor, order."""
     order = "O(1)" if e.order == 0 else f"O(1/n^{e.order})" if e.order > 1 else "O(1/n)"
     return f"{e.id}   coefficient {plain(e.coefficient)}   symmetry factor {e.symmetry_factor}   {order}"
@@ -256,7 +258,7 @@ class EnumerateDialog(QDialog):
         lay.addWidget(self.meaning)
         lay.addWidget(self.results, 1)
         lay.addWidget(self.summary)
-        self._found: list[core_api.Entry] = []
+        self._found: list[LibraryEntry] = []
         self.statistic.currentTextChanged.connect(self._describe)
         self.run_button.clicked.connect(self.run)
         self.results.itemClicked.connect(self._clicked)
@@ -276,7 +278,7 @@ class EnumerateDialog(QDialog):
         self.results.clear()
         self.summary.clear()
 
-    def run(self) -> list[core_api.Entry]:
+    def run(self) -> list[LibraryEntry]:
         """Enumerate the chosen statistic and list the diagrams."""
         name = self.statistic.currentText()
         self._found = core_api.enumerated(name)

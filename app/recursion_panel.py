@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from fntk_core.diagrams import DiagramError
+from fntk_core.errors import FntkError
 
 from . import core_api, mathtext
 from .style import is_dark, style
@@ -208,7 +209,7 @@ class RecursionPanel(QWidget):
         entries = core_api.entries(self._statistic)
         figures = [(f"{e.id}: coefficient ${_coef_tex(e.coefficient)}$, symmetry factor {e.symmetry_factor}",
                     e.diagram) for e in entries]
-        core_api.write_text(Path(path), core_api.tex_document(self._statistic, figures))
+        core_api.atomic_write_text(Path(path), core_api.tex_document(self._statistic, figures))
 
     def _ask_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export recursion as LaTeX", f"{self._statistic}.tex",
@@ -217,7 +218,7 @@ class RecursionPanel(QWidget):
             return
         try:
             self.export_tex(path)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, FntkError) as exc:
             QMessageBox.warning(self, "Export failed", str(exc))
 
 

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from fntk_core.diagrams import STATISTICS, Diagram
 from fntk_core.diagrams.model import CUBIC_TYPES
 from fntk_core.diagrams.rules import SLOTS
+from fntk_core.tensors import TENSORS
 
 DRAWN = ("leg", "cubic", "blob", "vertex")
 
@@ -74,7 +75,7 @@ def test_every_diagram_of_a_tensor_is_drawn_in_the_papers_vocabulary(canvas, nam
         # correction vertices carry their tensor's label; external legs their sample labels
         labels = {it.element_ids[1]: it.tex for it in items.values() if isinstance(it, LabelItem)}
         for v in e.diagram.nodes("vertex"):
-            assert labels[v] == style().vertex(g.nodes[v]["tensor"]).tex
+            assert labels[v] == TENSORS[g.nodes[v]["tensor"]].latex
         for leg in e.diagram.nodes("leg"):
             assert labels[leg].startswith(r"\alpha") or labels[leg].startswith(r"\delta")
 
@@ -218,3 +219,16 @@ def test_mathtext_pixmaps_are_cached_and_sized_for_the_ratio(qapp):
     assert hi.devicePixelRatio() == 2 and abs(hi.width() - 2 * a.width()) <= 2
     with pytest.raises(mathtext.MathTextError, match="cannot render"):
         mathtext.render(r"\frac{", size=12)
+
+
+def test_export_to_a_missing_folder_names_it(canvas, tmp_path):
+    from fntk_core.errors import FntkError
+
+    canvas.set_diagram(_entry("F/1").diagram)
+    with pytest.raises(FntkError, match="does not exist"):
+        canvas.export_image(tmp_path / "nowhere" / "f.png")
+
+
+def test_vertex_tooltips_say_what_the_tensor_means(canvas):
+    canvas.set_diagram(_entry("F/2").diagram)
+    assert TENSORS["F"].description in canvas.element_items()["v1"].toolTip()
