@@ -40,6 +40,7 @@ __all__ = [
     "tensor_description",
     "tensor_names",
     "tensor_tex",
+    "tensor_title",
     "tex_document",
 ]
 
@@ -61,6 +62,11 @@ def tensor_names() -> list[str]:
 def tensor_tex(name: str) -> str:
     """The tensor's symbol (K^{\\{1\\}}, \\Theta, ...)."""
     return TENSORS[name].latex
+
+
+def tensor_title(name: str) -> str:
+    """A few words naming the tensor ("NTK mean, 1/n correction")."""
+    return TENSORS[name].title
 
 
 def tensor_description(name: str) -> str:

@@ -107,7 +107,7 @@ class LibraryPanel(QWidget):
     def _populate(self) -> None:
         """Tensor rows now; their diagrams when a row is first expanded; symbols from an idle timer."""
         for name in core_api.tensor_names():
-            top = QTreeWidgetItem([name])
+            top = QTreeWidgetItem([core_api.tensor_title(name)])
             top.setData(0, ROLE_ID, name)
             top.setData(0, ROLE_KIND, "tensor")
             top.setToolTip(0, core_api.tensor_description(name))
@@ -142,7 +142,8 @@ class LibraryPanel(QWidget):
             child.setToolTip(0, f"{entry_text(e)}\n{e.description}")
             top.addChild(child)
             self._diagrams[e.id] = e.diagram
-        top.setText(0, f"{name}  ({top.childCount()} diagram{'s' if top.childCount() != 1 else ''})")
+        n = top.childCount()
+        top.setText(0, f"{core_api.tensor_title(name)}  ({n} diagram{'s' if n != 1 else ''})")
 
     def show_diagrams(self, diagrams, title: str = "Opened") -> None:
         """List diagrams read from a file (e.g. an exported .tex) as a group "title"; ids are "title#k"."""
@@ -192,7 +193,7 @@ class LibraryPanel(QWidget):
         for k in range(self.tree.topLevelItemCount()):
             top = self.tree.topLevelItem(k)
             name = top.data(0, ROLE_ID)
-            hay = f"{name} {top.toolTip(0)}".lower() if top.data(0, ROLE_KIND) == "tensor" else str(name).lower()
+            hay = f"{name} {top.text(0)} {top.toolTip(0)}".lower() if top.data(0, ROLE_KIND) == "tensor" else str(name).lower()
             top.setHidden(bool(needle) and needle not in hay)
 
     # -- signals -------------------------------------------------------------
