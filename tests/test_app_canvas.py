@@ -232,3 +232,20 @@ def test_export_to_a_missing_folder_names_it(canvas, tmp_path):
 def test_vertex_tooltips_say_what_the_tensor_means(canvas):
     canvas.set_diagram(_entry("F/2").diagram)
     assert TENSORS["F"].description in canvas.element_items()["v1"].toolTip()
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex not installed")
+def test_the_tikz_names_of_the_style_compile_with_tikz_feynman(tmp_path):
+    import subprocess
+
+    st = style()
+    vertices = [rf"\vertex [{n.tikz}] (v{k}) at ({1.5 * k}, 0) {{}};" for k, n in enumerate(st.nodes.values())]
+    edges = [rf"(v{k}) -- [{ln.tikz}] (v{k + 1})" for k, ln in enumerate(st.lines.values())]
+    (tmp_path / "s.tex").write_text("\\documentclass{article}\n\\usepackage{tikz-feynman}\n"
+                                    "\\tikzfeynmanset{compat=1.1.0}\n\\begin{document}\n"
+                                    "\\begin{tikzpicture}\n\\begin{feynman}\n" + "\n".join(vertices) +
+                                    "\n\\diagram* {" + ",\n".join(edges) + "};\n"
+                                    "\\end{feynman}\n\\end{tikzpicture}\n\\end{document}\n")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "s.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout[-2000:]
