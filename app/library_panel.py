@@ -124,6 +124,19 @@ class LibraryPanel(QWidget):
         top = self._pending.pop(0)
         top.setIcon(0, math_icon(core_api.tensor_tex(top.data(0, ROLE_ID)), self, 13))
 
+    def changeEvent(self, event) -> None:
+        """The system switched between light and dark: draw symbols and thumbnails again in its colours."""
+        super().changeEvent(event)
+        if event.type() == event.Type.PaletteChange:
+            for k in range(self.tree.topLevelItemCount()):
+                top = self.tree.topLevelItem(k)
+                if top.data(0, ROLE_KIND) == "tensor" and top not in self._pending:
+                    self._pending.append(top)
+                for j in range(top.childCount()):
+                    child = top.child(j)
+                    child.setIcon(0, thumbnail(self._diagrams[child.data(0, ROLE_ID)], self))
+            self._idle.start()
+
     def finish_icons(self) -> None:
         """Render every pending symbol now (screenshots, tests)."""
         while self._pending:

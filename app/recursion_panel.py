@@ -174,8 +174,13 @@ class RecursionPanel(QWidget):
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
-        if event.type() == event.Type.PaletteChange:
+        if event.type() == event.Type.PaletteChange:  # light <-> dark: formulas in the new ink
             self._tint()
+            if self._statistic is not None:
+                selected = self._entry_id
+                self.show_statistic(self._statistic)
+                self._entry_id = selected
+                self._highlight()
 
     def _tint(self) -> None:
         """Highlighted rows in a light tint of the selection colour: black formulas stay readable."""

@@ -249,3 +249,21 @@ def test_the_tikz_names_of_the_style_compile_with_tikz_feynman(tmp_path):
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "s.tex"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_a_dark_system_palette_gives_a_dark_canvas(canvas, qapp, qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    canvas.set_diagram(_entry("F/2").diagram)
+    assert canvas.scene().backgroundBrush().color().lightness() > 200
+    old = qapp.palette()
+    dark = QPalette(old)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202020"))
+    try:
+        qapp.setPalette(dark)  # delivered to widgets as posted events
+        qtbot.waitUntil(lambda: canvas.scene().backgroundBrush().color().lightness() < 60)
+        blob = canvas.element_items()["b1"]
+        assert blob.stroke.lightness() > 200  # ink turns light
+    finally:
+        qapp.setPalette(old)
+    qtbot.waitUntil(lambda: canvas.scene().backgroundBrush().color().lightness() > 200)

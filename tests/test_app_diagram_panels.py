@@ -27,14 +27,10 @@ class Trio(QWidget):
         lay = QHBoxLayout(self)
         for w in (self.library, self.canvas, self.recursion):
             lay.addWidget(w)
-        self.library.diagramChosen.connect(self.show)
-        self.recursion.termClicked.connect(self.show)
-        self.shown = []
+        self.library.diagramChosen.connect(self.choose)
+        self.recursion.termClicked.connect(self.choose)
 
-    def show(self, entry_id=None, d=None):
-        if entry_id is None:  # QWidget.show()
-            return super().show()
-        self.shown.append(entry_id)
+    def choose(self, entry_id, d):
         self.canvas.set_diagram(d)
         self.recursion.show_diagram(d, entry_id)
 
@@ -192,3 +188,30 @@ def test_a_diagram_that_breaks_a_rule_is_named_not_raised(qtbot):
     panel.show_diagram(d, "broken")
     assert "broken is not a valid diagram" in panel.diagram_title.text()
     assert panel.diagram_value.pixmap() is None or panel.diagram_value.pixmap().isNull()
+
+
+def _ink(pixmap):
+    """Lightness of the most opaque pixel of a rendered formula."""
+    image = pixmap.toImage()
+    best = max((image.pixelColor(x, y).alpha(), x, y) for x in range(0, image.width(), 2)
+                for y in range(0, image.height(), 2))
+    return image.pixelColor(best[1], best[2]).lightness()
+
+
+def test_formulas_follow_the_system_palette(qtbot, qapp):
+    from PySide6.QtGui import QColor, QPalette
+
+    panel = RecursionPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.show_statistic("F")
+    assert _ink(panel.lhs.pixmap()) < 80
+    old = qapp.palette()
+    dark = QPalette(old)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202020"))
+    try:
+        qapp.setPalette(dark)
+        qtbot.waitUntil(lambda: _ink(panel.lhs.pixmap()) > 180)
+        assert panel.statistic() == "F" and len(panel.rows()) == len(assembled_recursion("F").terms)
+    finally:
+        qapp.setPalette(old)
