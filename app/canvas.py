@@ -47,6 +47,7 @@ class DiagramCanvas(QGraphicsView):
         self._items: dict = {}
         self._space = False
         self._pan_from = None
+        self._auto_fit = True  # refit on resize until the user zooms or pans
         self.scene().selectionChanged.connect(self.selectionChanged)
         self._restyle()
 
@@ -56,6 +57,7 @@ class DiagramCanvas(QGraphicsView):
         self._diagram = d.copy() if d is not None else None
         self._redraw()
         self.fit()
+        self._auto_fit = True
 
     def diagram(self) -> Diagram | None:
         return self._diagram.copy() if self._diagram is not None else None
@@ -90,6 +92,7 @@ class DiagramCanvas(QGraphicsView):
         return self.transform().m11()
 
     def _zoom_by(self, factor: float) -> None:
+        self._auto_fit = False
         target = min(max(self.zoom() * factor, ZOOM_RANGE[0]), ZOOM_RANGE[1])
         self.scale(target / self.zoom(), target / self.zoom())
 
@@ -110,6 +113,12 @@ class DiagramCanvas(QGraphicsView):
             self.resetTransform()
             self.scale(2.0, 2.0)
             self.centerOn(rect.center())
+        self._auto_fit = True
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.fit()
 
     def wheelEvent(self, event) -> None:
         dy = event.angleDelta().y()
@@ -146,6 +155,7 @@ class DiagramCanvas(QGraphicsView):
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):
             self._pan_from = event.position()
+            self._auto_fit = False
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return

@@ -267,3 +267,30 @@ def test_a_dark_system_palette_gives_a_dark_canvas(canvas, qapp, qtbot):
     finally:
         qapp.setPalette(old)
     qtbot.waitUntil(lambda: canvas.scene().backgroundBrush().color().lightness() > 200)
+
+
+def test_space_and_left_drag_pans(canvas, qtbot):
+    canvas.set_diagram(_entry("F/2").diagram)
+    for _ in range(6):
+        canvas.zoom_in()
+    canvas.setFocus()
+    h = canvas.horizontalScrollBar().value()
+    vp = canvas.viewport()
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=QPoint(200, 200))
+    qtbot.mouseMove(vp, QPoint(160, 200))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=QPoint(160, 200))
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    assert canvas.horizontalScrollBar().value() == h + 40
+    assert canvas.selected_ids() == []  # a pan selects nothing
+
+
+def test_the_drawing_stays_fitted_when_the_view_grows_until_the_user_zooms(canvas):
+    canvas.set_diagram(_entry("F/2").diagram)
+    small = canvas.zoom()
+    canvas.resize(1280, 840)
+    assert canvas.zoom() > small * 1.2  # (fit never magnifies beyond 2x)
+    canvas.zoom_in()
+    zoomed = canvas.zoom()
+    canvas.resize(640, 420)
+    assert canvas.zoom() == pytest.approx(zoomed)

@@ -215,3 +215,12 @@ def test_formulas_follow_the_system_palette(qtbot, qapp):
         assert panel.statistic() == "F" and len(panel.rows()) == len(assembled_recursion("F").terms)
     finally:
         qapp.setPalette(old)
+
+
+def test_arrow_keys_in_the_library_show_the_next_diagram(trio, qtbot):
+    lib = trio.library
+    _click_tree_row(qtbot, lib.tree, lib.diagram_item("F/1"))
+    lib.tree.setFocus()
+    with qtbot.waitSignal(lib.diagramChosen) as sig:
+        qtbot.keyClick(lib.tree, Qt.Key.Key_Down)
+    assert sig.args[0] == "F/2" and trio.canvas.diagram().is_isomorphic(_library("F/2"))
