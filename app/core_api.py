@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 
+_MATHTEXT = _latex.mathtext_printer()
+
+
 @dataclass(frozen=True)
 class TermRow:
     """One term of a recursion: its sign, its LaTeX without the sign, the library entry that produced it."""
@@ -101,13 +104,7 @@ def enumerated(name: str) -> list[LibraryEntry]:
 
 def _signed(term, external) -> tuple[str, str]:
     """(sign, body) of a term in the core's notation, in a form matplotlib's mathtext parses."""
-    try:
-        from fntk_core.export.latex import mathtext_printer
-    except ImportError:  # PENDING-CORE: mathtext_printer() (branch diagrams); today's printer parses in mathtext
-        printer = _latex._PRINTER
-    else:
-        printer = mathtext_printer()
-    return printer.signed(term, external)
+    return _MATHTEXT.signed(term, external)
 
 
 def recursion_rows(name: str) -> tuple[str, list[TermRow]]:
@@ -129,12 +126,13 @@ def recursion_latex(name: str) -> str:
     return _latex.recursion_latex(assembled_recursion(name))
 
 
-def tex_document(name: str, diagrams: list[tuple[str, Diagram]]) -> str:
-    """A pdfLaTeX document: the recursion of ``name`` and a TikZ-Feynman figure per (caption, diagram)."""
-    from fntk_core.export.tikz import COMPAT, tikz_snippet
+def tex_document(name: str) -> str:
+    """A pdfLaTeX document: the recursion of ``name``, then each library diagram as TikZ-Feynman with its value."""
+    from fntk_core.export.statistic import diagram_caption
+    from fntk_core.export.tikz import COMPAT, legend_latex, tikz_snippet
 
-    body = [recursion_latex(name)]
-    for caption, d in diagrams:
-        body += [rf"\noindent {caption}\par\medskip", tikz_snippet(d, caption), r"\par\bigskip"]
-    # PENDING-CORE: a document function of fntk_core.export (branch diagrams) should own this assembly
+    body = [recursion_latex(name), legend_latex()]
+    for e in entries(name):
+        body += [rf"\noindent {diagram_caption(e)}\par\medskip", tikz_snippet(e.diagram, e.id), r"\par\bigskip"]
+    # PENDING-CORE: one document function in fntk_core.export (branch diagrams) should own this assembly
     return _latex.latex_document("\n".join(body), "\\usepackage{tikz-feynman}\n" + COMPAT + "\n")

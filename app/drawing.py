@@ -111,10 +111,13 @@ class NodeItem(ElementItem, QGraphicsItem):
 class LineItem(ElementItem, QGraphicsPathItem):
     """One drawn line (z, NTK, dNTK, ddNTK), straight, offset in a parallel bundle, or a loop."""
 
-    def __init__(self, primary: str, ids, kind: str, path: QPainterPath, pen: QPen, select: QColor):
+    DOUBLE = 3.0  # a double line: a stroke this many times wider, its middle third in the paper colour
+
+    def __init__(self, primary: str, ids, kind: str, path: QPainterPath, pen: QPen, select: QColor,
+                 core: QColor | None = None):
         super().__init__(path)
         self._tag("line", primary, ids)
-        self.kind, self.select = kind, select
+        self.kind, self.select, self.core = kind, select, core
         self.setPen(pen)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0)
@@ -133,6 +136,14 @@ class LineItem(ElementItem, QGraphicsPathItem):
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
+        if self.core is not None:  # the hollow middle of a double line, dashes aligned with the outer stroke
+            inner = QPen(pen)
+            inner.setColor(self.core)
+            inner.setWidthF(pen.widthF() / self.DOUBLE)
+            if pen.style() == Qt.PenStyle.CustomDashLine:
+                inner.setDashPattern([x * self.DOUBLE for x in pen.dashPattern()])
+            painter.setPen(inner)
+            painter.drawPath(self.path())
 
 
 class LabelItem(ElementItem, QGraphicsPixmapItem):
@@ -225,7 +236,8 @@ def positions(d: Diagram, unit: float) -> dict[str, QPointF]:
 
 def _pen(style: Style, colors: dict, kind: str) -> QPen:
     ls = style.line(kind)
-    pen = QPen(colors.get(kind, colors["ink"]), style.geometry["line_width"] * ls.width)
+    width = style.geometry["line_width"] * ls.width * (LineItem.DOUBLE if ls.double else 1)
+    pen = QPen(colors.get(kind, colors["ink"]), width)
     if ls.dash:
         pen.setDashPattern(list(ls.dash))
     pen.setCapStyle(Qt.PenCapStyle.RoundCap if ls.cap == "round" else Qt.PenCapStyle.FlatCap)
@@ -342,7 +354,8 @@ def draw(scene: QGraphicsScene, d: Diagram, style: Style, colors: dict) -> dict[
             paths = _bundle_paths(pos[group[0].a], pos[group[0].b], len(group), float(geo["parallel_spacing"]),
                                   [bends.get(c.primary) for c in group], obstacles)
         for c, path in zip(group, paths):
-            item = LineItem(c.primary, c.ids, c.kind, path, _pen(style, colors, c.kind), colors["select"])
+            item = LineItem(c.primary, c.ids, c.kind, path, _pen(style, colors, c.kind), colors["select"],
+                            colors["paper"] if style.line(c.kind).double else None)
             item.setToolTip(f"{style.line(c.kind).label}: {style.line(c.kind).meaning}")
             scene.addItem(item)
             items[c.primary] = item

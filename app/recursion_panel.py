@@ -211,10 +211,7 @@ class RecursionPanel(QWidget):
         """Write a pdfLaTeX document: the recursion and a TikZ-Feynman figure of each of its diagrams."""
         if self._statistic is None:
             raise ValueError("export: no statistic shown; pick a diagram first")
-        entries = core_api.entries(self._statistic)
-        figures = [(f"{e.id}: coefficient ${_coef_tex(e.coefficient)}$, symmetry factor {e.symmetry_factor}",
-                    e.diagram) for e in entries]
-        core_api.atomic_write_text(Path(path), core_api.tex_document(self._statistic, figures))
+        core_api.atomic_write_text(Path(path), core_api.tex_document(self._statistic))
 
     def _ask_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export recursion as LaTeX", f"{self._statistic}.tex",
@@ -226,9 +223,3 @@ class RecursionPanel(QWidget):
         except (OSError, ValueError, FntkError) as exc:
             QMessageBox.warning(self, "Export failed", str(exc))
 
-
-def _coef_tex(expr) -> str:
-    """A SymPy coefficient as LaTeX for a caption."""
-    import sympy as sp
-
-    return sp.latex(expr)

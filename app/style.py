@@ -41,10 +41,12 @@ class NodeStyle:
 @dataclass(frozen=True)
 class LineStyle:
     kind: str  # "z", "ntk", "dntk", "ddntkI", "ddntkII"
+    name: str  # fntk_core.diagrams.model.LINE_STYLE[kind]: "solid", "dotted", ...
     label: str
     meaning: str
     dash: tuple[float, ...]  # empty: solid
     width: float  # relative to geometry.line_width
+    double: bool  # two parallel strokes (TikZ's double)
     cap: str
     key: str
     tikz: str
@@ -100,8 +102,9 @@ def parse_style(text: str) -> Style:
     try:
         nodes = {k: NodeStyle(k, v["label"], v["meaning"], v["shape"], float(v["size"]), v["fill"], v["stroke"],
                               v["key"], v["tikz"]) for k, v in data["nodes"].items()}
-        lines = {k: LineStyle(k, v["label"], v["meaning"], tuple(float(x) for x in v["dash"]), float(v["width"]),
-                              v.get("cap", "flat"), v["key"], v["tikz"]) for k, v in data["lines"].items()}
+        lines = {k: LineStyle(k, v["name"], v["label"], v["meaning"], tuple(float(x) for x in v["dash"]),
+                              float(v["width"]), bool(v.get("double", False)), v.get("cap", "flat"), v["key"],
+                              v["tikz"]) for k, v in data["lines"].items()}
         vertices = {k: VertexStyle(k, v["key"]) for k, v in data["vertices"].items()}
     except KeyError as exc:
         raise ValueError(f"style file: missing field {exc.args[0]!r}") from None

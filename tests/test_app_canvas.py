@@ -192,8 +192,15 @@ def test_style_covers_every_kind_of_the_model():
         assert st.node(kind).meaning
     for kind in SLOTS:
         assert st.line(kind).kind == kind
-    dashes = {st.line(k).dash for k in SLOTS}
-    assert len(dashes) == len(SLOTS) and () in dashes  # z solid, every other kind distinct
+    looks = {(st.line(k).dash, st.line(k).double) for k in SLOTS}
+    assert len(looks) == len(SLOTS) and ((), False) in looks  # z solid, every other kind distinct
+    # the same names as the model, and the same TikZ options as the TikZ export
+    from fntk_core.diagrams.model import LINE_STYLE
+    from fntk_core.export.tikz import TIKZ_LINE
+
+    for kind, name in LINE_STYLE.items():
+        assert st.line(kind).name == name and st.line(kind).tikz == TIKZ_LINE[name]
+        assert st.line(kind).double == name.startswith("double")
     for name, stat in STATISTICS.items():
         if stat.order == 1:
             assert name in st.vertices

@@ -15,7 +15,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from fntk_core.diagrams import assembled_recursion, enumerate_diagrams
-from fntk_core.export.latex import recursion_latex, term_latex
+from fntk_core.export.latex import mathtext_printer, recursion_latex, term_latex
 
 
 class Trio(QWidget):
@@ -63,7 +63,7 @@ def _check_recursion_matches_core(panel, name):
     rec = assembled_recursion(name)
     rows = panel.rows()
     assert len(rows) == len(rec.terms)
-    expected = [term_latex(t, rec.labels) for t in rec.terms]
+    expected = [term_latex(t, mathtext_printer(), rec.labels) for t in rec.terms]
     for (source, tex), want in zip(rows, expected):
         assert tex.startswith("-") == want.startswith("-")
         assert tex.lstrip("+- ") == want.lstrip("-")
