@@ -301,3 +301,29 @@ def test_the_drawing_stays_fitted_when_the_view_grows_until_the_user_zooms(canva
     zoomed = canvas.zoom()
     canvas.resize(640, 420)
     assert canvas.zoom() == pytest.approx(zoomed)
+
+
+def test_a_line_left_without_its_vertex_shows_a_junction_with_every_end(canvas):
+    d = _entry("P/3").diagram  # a dNTK line (three ends) taken by a P vertex
+    for n in [*d.nodes("pair"), "v1"]:
+        d.remove_node(n)
+    canvas.set_diagram(d)
+    items = canvas.element_items()
+    assert items["L1"].role == "junction"
+    ends = d.edges("L1", "end")
+    assert len(ends) == 3
+    for e in ends:
+        assert items[e["id"]].kind == "dntk"
+        assert _ends(items[e["id"]]) == {_xy(items[e["target"]].pos()), _xy(items["L1"].pos())}
+
+
+def test_set_diagram_keeps_a_copy_and_none_clears(canvas):
+    d = _entry("F/1").diagram
+    canvas.set_diagram(d)
+    d.remove_node("b1")
+    assert "b1" in canvas.diagram().graph and "b1" in canvas.element_items()
+    shown = canvas.diagram()
+    shown.remove_node("c1")
+    assert "c1" in canvas.diagram().graph
+    canvas.set_diagram(None)
+    assert canvas.diagram() is None and canvas.element_items() == {} and not canvas.scene().items()
