@@ -327,3 +327,17 @@ def test_set_diagram_keeps_a_copy_and_none_clears(canvas):
     assert "c1" in canvas.diagram().graph
     canvas.set_diagram(None)
     assert canvas.diagram() is None and canvas.element_items() == {} and not canvas.scene().items()
+
+
+def test_the_diagram_widgets_never_import_pyplot_or_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+            "from PySide6.QtWidgets import QApplication; app = QApplication([])\n"
+            "from fntk_app import canvas, library_panel, recursion_panel, mathtext\n"
+            "mathtext.render(r'\\alpha_1')\n"
+            "bad = [m for m in ('matplotlib.pyplot', 'tensorflow') if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
