@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 from fntk_core.diagrams import Diagram
 
 from . import core_api, drawing
+from .diagram_items import ElementItem
 from .style import is_dark, style
 
 ZOOM_STEP = 1.25
@@ -67,7 +68,7 @@ class DiagramCanvas(QGraphicsView):
         return dict(self._items)
 
     def selected_ids(self) -> list[str]:
-        return [it.element_id for it in self.scene().selectedItems() if isinstance(it, drawing.ElementItem)]
+        return [it.element_id for it in self.scene().selectedItems() if isinstance(it, ElementItem)]
 
     def _restyle(self) -> None:
         self._colors = style().palette(is_dark())

@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from fntk_app import core_api, mathtext
 from fntk_app.canvas import DiagramCanvas
-from fntk_app.drawing import LabelItem, LineItem, NodeItem
+from fntk_app.diagram_items import LabelItem, LineItem, NodeItem
 from fntk_app.style import parse_style, style
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QWheelEvent

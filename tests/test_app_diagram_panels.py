@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from fntk_app import core_api
 from fntk_app.canvas import DiagramCanvas
-from fntk_app.drawing import NodeItem
+from fntk_app.diagram_items import NodeItem
 from fntk_app.library_panel import LibraryPanel
 from fntk_app.recursion_panel import RecursionPanel
 from PySide6.QtCore import Qt
