@@ -190,8 +190,8 @@ def draw(scene: QGraphicsScene, d: Diagram, style: Style, colors: dict) -> dict[
         label = None
         if kind == "vertex":
             tex = _tensor_tex(a.get("tensor", "?"))
-            label = LabelItem(n, mathtext.render(tex, size=geo["vertex_label_size"], color=colors["ink"],
-                                                 ratio=LABEL_RATIO), tex)
+            label = LabelItem(n, mathtext.render_or_text(tex, a.get("tensor", "?"), size=geo["vertex_label_size"],
+                                                         color=colors["ink"], ratio=LABEL_RATIO), tex)
             w, h = label.size()
             radius = max(radius, math.hypot(w, h) / 2 + 2)
         item = NodeItem(n, kind, ns.shape, radius, colors[ns.fill], colors[ns.stroke], colors["select"], lw)
@@ -274,7 +274,9 @@ def _leg_labels(scene, d: Diagram, style: Style, colors: dict, pos: dict, conns,
         if not samples or n not in pos:
             continue
         tex = "".join(label_tex(str(s)) for s in samples)
-        label = LabelItem(n, mathtext.render(tex, size=geo["label_size"], color=colors["ink"], ratio=LABEL_RATIO), tex)
+        pixmap = mathtext.render_or_text(tex, " ".join(map(str, samples)), size=geo["label_size"], color=colors["ink"],
+                                         ratio=LABEL_RATIO)
+        label = LabelItem(n, pixmap, tex)
         w, h = label.size()
         if n in offsets:
             dx, dy = offsets[n]

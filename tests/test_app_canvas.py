@@ -341,3 +341,13 @@ def test_the_diagram_widgets_never_import_pyplot_or_tensorflow():
             "assert not bad, bad\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_labels_that_are_no_formula_are_drawn_as_plain_text(canvas):
+    d = _entry("F/1").diagram
+    d.graph.nodes["z1"]["samples"] = ["a{b"]  # a file may name its samples anything short
+    canvas.set_diagram(d)
+    label = canvas.element_items()["z1:label"]
+    assert label.pixmap().width() > 0 and label.pixmap().height() > 0
+    with pytest.raises(mathtext.MathTextError):
+        mathtext.render(label.tex)
