@@ -88,8 +88,9 @@ class RecursionPanel(QWidget):
         return self._statistic
 
     def _render(self, tex: str, size: float = TERM_SIZE):
-        return mathtext.render(tex, size=size, color=style().palette(is_dark())["ink"],
-                               ratio=max(1.0, self.devicePixelRatioF()))
+        """The formula; its LaTeX source as text if a label from a file makes it unparsable."""
+        return mathtext.render_or_text(tex, tex, size=size, color=style().palette(is_dark())["ink"],
+                                       ratio=max(1.0, self.devicePixelRatioF()))
 
     def show_diagram(self, d, entry_id: str | None = None) -> None:
         """Show the value of ``d`` and the recursion of its statistic; a diagram that breaks a rule says which."""

@@ -224,3 +224,13 @@ def test_arrow_keys_in_the_library_show_the_next_diagram(trio, qtbot):
     with qtbot.waitSignal(lib.diagramChosen) as sig:
         qtbot.keyClick(lib.tree, Qt.Key.Key_Down)
     assert sig.args[0] == "F/2" and trio.canvas.diagram().is_isomorphic(_library("F/2"))
+
+
+def test_a_diagram_with_odd_sample_labels_still_shows_its_value(qtbot):
+    panel = RecursionPanel()
+    qtbot.addWidget(panel)
+    d = _library("F/1")
+    d.graph.nodes["z1"]["samples"] = ["a{b"]
+    panel.show_diagram(d)
+    assert "a term of F" in panel.diagram_title.text()
+    assert not panel.diagram_value.pixmap().isNull()
