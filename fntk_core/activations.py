@@ -22,6 +22,8 @@ import numpy as np
 import scipy.special as sps
 import sympy as sp
 
+from .errors import FntkError
+
 Z = sp.Symbol("z", real=True)
 
 
@@ -78,7 +80,7 @@ _BINOPS = {
 MAX_FORMULA_LENGTH = 500
 
 
-class FormulaError(ValueError):
+class FormulaError(FntkError, ValueError):
     """A custom activation formula that cannot be accepted."""
 
 

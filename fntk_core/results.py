@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import FntkError
+
 RESULT_FORMAT = "fntk-result"
 RESULT_VERSION = 1
 
@@ -28,7 +30,7 @@ LEADING = ("K", "Theta")
 FIRST_ORDER = tuple(n for n in TENSOR_RANKS if n not in LEADING)
 
 
-class ResultError(ValueError):
+class ResultError(FntkError, ValueError):
     """A results file that cannot be read."""
 
 

@@ -7,10 +7,11 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import FntkError
 from .activations import Activation, activation_from_description, get_activation
 
 
-class SpecError(ValueError):
+class SpecError(FntkError, ValueError):
     """An invalid network description; the message names the field."""
 
 

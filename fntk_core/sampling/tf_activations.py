@@ -12,6 +12,7 @@ import sympy as sp
 import tensorflow as tf
 
 from ..activations import Z, Activation, sigmoid, softplus
+from ..errors import FntkError
 
 _FUNCS = {
     sp.exp: tf.exp,
@@ -29,7 +30,7 @@ _FUNCS = {
 }
 
 
-class UnsupportedActivation(ValueError):
+class UnsupportedActivation(FntkError, ValueError):
     pass
 
 
