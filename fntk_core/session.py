@@ -51,7 +51,7 @@ class Session:
     width: int = 100                       # hidden width for the first-order prediction
     result: Result | None = None
 
-    def with_(self, **changes) -> "Session":
+    def with_(self, **changes) -> Session:
         return replace(self, **changes)
 
     def to_json_dict(self) -> dict:
@@ -68,7 +68,7 @@ class Session:
         return atomic_write_text(path, json.dumps(self.to_json_dict(), indent=1, allow_nan=False) + "\n")
 
     @classmethod
-    def from_json_dict(cls, d) -> "Session":
+    def from_json_dict(cls, d) -> Session:
         if not isinstance(d, dict) or d.get("format") != SESSION_FORMAT:
             raise SessionError(f"not an {SESSION_FORMAT} file (missing or wrong 'format')")
         v = d.get("version")
@@ -85,7 +85,7 @@ class Session:
                    result=_result(d.get("result")))
 
     @classmethod
-    def load(cls, path) -> "Session":
+    def load(cls, path) -> Session:
         try:
             raw = Path(path).read_bytes()
         except OSError as exc:

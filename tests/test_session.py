@@ -6,8 +6,12 @@ import pytest
 
 from fntk_core.diagrams.io import dumps, load_diagram
 from fntk_core.errors import FntkError
-from fntk_core.results import Result
-from fntk_core.session import DEFAULT_SETTINGS, Session, SessionError, spec_from_settings
+from fntk_core.session import (
+    DEFAULT_SETTINGS,
+    Session,
+    SessionError,
+    spec_from_settings,
+)
 from fntk_core.solver import solve
 from tests.conftest import ROOT
 
