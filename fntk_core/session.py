@@ -246,3 +246,44 @@ class _FieldError(Exception):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field, self.message = field, message
+
+
+def parse_table(text: str) -> list[list[str]]:
+    """Rows of cells from pasted spreadsheet text or a .csv/.tsv file (tab, comma or blanks).
+
+    Blank lines and lines starting with '#' are skipped; cells stay text (checked later by
+    spec_from_settings, which names the bad cell's problem).
+    """
+    rows = []
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        if "\t" in s:
+            cells = s.split("\t")
+        elif "," in s or ";" in s:
+            cells = s.replace(";", ",").split(",")
+        else:
+            cells = s.split()
+        rows.append([c.strip() for c in cells])
+    return rows
+
+
+def format_table(rows) -> str:
+    """The inverse of parse_table for saving inputs: comma separated, one vector per line."""
+    return "".join(",".join(str(c) for c in row) + "\n" for row in rows)
+
+
+def document_kind(path) -> str:
+    """What a file holds, by content: "session", "result", "diagrams" (anything else fntk reads).
+
+    Only the JSON "format" field is looked at; the loaders check the rest. A file that is
+    not JSON (a TikZ/LaTeX export) is "diagrams".
+    """
+    try:
+        raw = Path(path).read_bytes()[:MAX_BYTES]
+        d = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (OSError, UnicodeDecodeError, ValueError, SessionError):
+        return "diagrams"
+    fmt = d.get("format") if isinstance(d, dict) else None
+    return {SESSION_FORMAT: "session", "fntk-result": "result"}.get(fmt, "diagrams")

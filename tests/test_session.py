@@ -78,3 +78,22 @@ def test_settings_errors_name_every_bad_field():
     assert set(errors) == {"formula", "depth", "c_b", "inputs"}
     _, _, errors = spec_from_settings(dict(DEFAULT_SETTINGS, c_w="1, 2"))
     assert set(errors) == {"c_w"} and "per layer" in errors["c_w"]
+
+
+def test_parse_table_reads_spreadsheet_paste_and_csv():
+    from fntk_core.session import format_table, parse_table
+
+    assert parse_table("1\t2\n3\t4\n") == [["1", "2"], ["3", "4"]]
+    assert parse_table("# x\n1, 2\n\n3;4\n5 6\n") == [["1", "2"], ["3", "4"], ["5", "6"]]
+    assert parse_table(format_table([["1", "-0.5"], ["2", "3"]])) == [["1", "-0.5"], ["2", "3"]]
+
+
+def test_document_kind_by_content(tmp_path):
+    from fntk_core.session import document_kind
+
+    s = _session()
+    s.save(tmp_path / "s.txt")
+    s.result.save(tmp_path / "r.txt")
+    (tmp_path / "d.tex").write_text("\\begin{document}")
+    assert [document_kind(tmp_path / n) for n in ("s.txt", "r.txt", "d.tex")] == ["session", "result", "diagrams"]
+    assert document_kind(ROOT / "resources/diagrams/F/2.json") == "diagrams"
