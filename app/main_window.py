@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
     QWidget,
 )
 
@@ -42,10 +43,12 @@ def _load_diagrams(path) -> list:
     """Every diagram in a file fntk wrote (diagram JSON, multi-diagram JSON, TikZ export)."""
     try:
         from fntk_core.diagrams import load_diagrams
-    except ImportError:  # until branch diagrams lands: single-diagram JSON only
+    except ImportError:  # until branch diagrams lands: one-diagram JSON or a TikZ export
         from fntk_core.diagrams.io import load_diagram
+        from fntk_core.export.tikz import diagrams_from_tikz
 
-        return [load_diagram(path)]
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+        return [load_diagram(path)] if text.lstrip().startswith("{") else diagrams_from_tikz(text)
     return list(load_diagrams(path))
 
 
@@ -72,7 +75,7 @@ class MainWindow(QMainWindow):
         self._dock("library", "&Library", self.library, Qt.LeftDockWidgetArea)
         self._dock("palette", "Palette", self._placeholder("Drawing palette", "part 2"), Qt.LeftDockWidgetArea)
         self._dock("recursion", "&Recursion", self.recursion, Qt.RightDockWidgetArea)
-        self._dock("network", "&Network", self.network, Qt.RightDockWidgetArea)
+        self._dock("network", "&Network", self._scrolled(self.network), Qt.RightDockWidgetArea)
         self._dock("properties", "Properties", self._placeholder("Properties of the selection", "part 2"),
                    Qt.RightDockWidgetArea)
         self._dock("results", "Re&sults", self.results, Qt.BottomDockWidgetArea)
@@ -111,6 +114,16 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, d)
         self.docks[name] = d
         return d
+
+    @staticmethod
+    def _scrolled(panel: QWidget) -> QScrollArea:
+        """A tall form scrolls instead of forcing a minimum window height."""
+        area = QScrollArea()
+        area.setWidget(panel)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QScrollArea.NoFrame)
+        area.setToolTip(panel.toolTip())
+        return area
 
     @staticmethod
     def _placeholder(what: str, part: str) -> QWidget:

@@ -107,6 +107,7 @@ class ResultsPanel(QWidget):
         self.table.setToolTip("The plotted numbers; Ctrl+C copies the selection (all if none) as tab-separated text")
         QShortcut(QKeySequence.Copy, self.table, context=Qt.WidgetWithChildrenShortcut).activated.connect(self.copy_table)
         self.tabs = QTabWidget()
+        self.tabs.setToolTip("The chosen component as a plot or a table (Ctrl+Tab switches)")
         self.tabs.addTab(self.plot, "&Plot")
         self.tabs.addTab(self.table, "&Table")
 
