@@ -256,7 +256,7 @@ def test_placeholders_are_marked_as_coming(win):
 def _run(args, env=None, timeout=180):
     e = dict(os.environ)
     e.update(env or {})
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=e, timeout=timeout,
+    return subprocess.run([sys.executable, *args], check=False, capture_output=True, text=True, env=e, timeout=timeout,
                           cwd=str(ROOT))
 
 
@@ -279,7 +279,7 @@ def test_screenshot_of_a_bad_file_fails_with_the_problem(tmp_path):
 
 def test_without_a_display_it_says_what_to_do(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    p = subprocess.run([sys.executable, "-m", "fntk_app.launch"], capture_output=True, text=True, env=env,
+    p = subprocess.run([sys.executable, "-m", "fntk_app.launch"], check=False, capture_output=True, text=True, env=env,
                        timeout=60, cwd=str(ROOT))
     assert p.returncode == 2
     assert "QT_QPA_PLATFORM=offscreen" in p.stderr and "fntk --help" in p.stderr and "Aborted" not in p.stderr
