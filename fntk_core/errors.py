@@ -11,7 +11,7 @@ class FntkError(Exception):
     """An error caused by the user's input or environment; its message says what to change."""
 
 
-class NonFiniteError(FntkError, ArithmeticError):
+class NonFiniteError(FntkError, ValueError):
     """A computed statistic is inf or NaN; the message names the tensor and layer.
 
     Pass ``allow_nonfinite=True`` to the solver or sampler to keep such values instead.

@@ -1,24 +1,126 @@
-"""solve(): the layer-by-layer recursion solver (theory.md sections 2-3)."""
+"""solve() and iter_solve(): the layer-by-layer recursion solver (docs/theory.md sections 2-3)."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from .jobs import is_cancelled
+from .errors import NonFiniteError
+from .jobs import ProgressCallback, is_cancelled, report
 from .recursions.compiled import cached_plan
-from .recursions.library import IMPLEMENTED, closure, get_recursion
-from .results import FIRST_ORDER, TENSOR_RANKS, Result, library_versions
+from .recursions.library import closure, get_recursion
+from .results import Result, ResultMeta, library_versions
 from .spec import NetworkSpec, check_inputs
+from .tensors import DEFAULT_TENSORS, FIRST_ORDER, RANKS, TENSORS
 
-DEFAULT_TENSORS = ("K", "Theta", "V", "K1", "Theta1", "D", "F", "A", "B")
+__all__ = ["DEFAULT_TENSORS", "finite_width_prediction", "iter_solve", "solve"]
 
 
 def _unique_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Coinciding inputs give identical rows of every tensor: solve once, then copy."""
     uniq, inverse = np.unique(x, axis=0, return_inverse=True)
     return uniq, np.asarray(inverse).reshape(-1)
+
+
+def _check_names(tensors, recursions, order) -> list[str]:
+    names = list(dict.fromkeys(tensors))
+    if not names:
+        raise ValueError("tensors: none requested")
+    for name in names:
+        if name not in TENSORS:
+            raise ValueError(f"unknown tensor {name!r}; known: {', '.join(TENSORS)}")
+        if not TENSORS[name].solver and (recursions is None or name not in recursions):
+            solver_names = [n for n, t in TENSORS.items() if t.solver]
+            raise ValueError(f"tensor {name!r} has no recursion yet; implemented: {', '.join(solver_names)}")
+    if order not in (0, 1):
+        raise ValueError("order must be 0 (infinite width) or 1 (first order in 1/n)")
+    if order == 0 and any(n in FIRST_ORDER for n in names):
+        raise ValueError("first-order tensors need order=1")
+    return names
+
+
+def _nonfinite(state: dict, names, layer: int) -> NonFiniteError | None:
+    """The first requested (or kernel) tensor with inf/NaN at ``layer``, as an error to raise."""
+    for name in dict.fromkeys(("K", "Theta", *names)):
+        a = state[name]
+        if not np.all(np.isfinite(a)):
+            what = "inf" if np.isinf(a).any() else "NaN"
+            return NonFiniteError(
+                f"{name} at layer {layer} is {what} (overflow: the inputs, C_W or the depth are too large, or "
+                "the activation diverges); pass allow_nonfinite=True (fntk --allow-nonfinite) to keep such values",
+                tensor=name, layer=layer)
+    return None
+
+
+def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfinite: bool, cancel):
+    """Yield (layer, state) for l = 1..L; stop early when cancelled (after a finished layer)."""
+    source = dict(recursions or {})
+    needed = closure(names, source)
+    recs = tuple(source.get(n) or get_recursion(n) for n in needed)
+    n = xu.shape[0]
+    plan = cached_plan(recs, n)
+    act = spec.activation
+    with np.errstate(all="ignore"):  # non-finite values are checked below, not warned about
+        gram = xu @ xu.T / spec.n0
+        p1 = spec.layer_params(1)
+        state = {name: np.zeros((n,) * RANKS[name]) for name in needed}
+        state["K"] = p1["C_b"] + p1["C_W"] * gram
+        state["Theta"] = p1["lambda_b"] + p1["lambda_W"] * gram
+    for layer in range(1, spec.depth + 1):
+        if layer > 1:
+            if is_cancelled(cancel):
+                return
+            params = dict(spec.layer_params(layer), r=spec.ratio(layer - 1))
+            if not (np.all(np.isfinite(state["K"])) and np.all(np.isfinite(state["Theta"]))):
+                # allow_nonfinite: the recursion is undefined from here on
+                state = {k: np.full_like(v, np.nan) for k, v in state.items()}
+            else:
+                try:
+                    with np.errstate(all="ignore"):
+                        state = plan.step(act, state["K"], state["Theta"], state, params)
+                except (ValueError, FloatingPointError, OverflowError) as exc:
+                    bad = _nonfinite(state, names, layer - 1)
+                    if bad is not None:
+                        raise bad from None
+                    raise ValueError(f"layer {layer - 1} -> {layer}: {exc}. An input whose kernel vanishes "
+                                     "(x = 0 without biases) makes the ReLU family's delta-function terms "
+                                     "singular; drop that input or add a bias (C_b > 0).") from None
+        if not allow_nonfinite:
+            bad = _nonfinite(state, names, layer)
+            if bad is not None:
+                raise bad
+        yield layer, state
+
+
+def _result(spec, x, inverse, names, history, meta) -> Result:
+    n_layers = len(history[names[0]])
+    out = {}
+    for name in names:
+        arr = np.stack(history[name])
+        idx = np.ix_(*([np.arange(n_layers)] + [inverse] * RANKS[name]))
+        out[name] = arr[idx]
+    return Result(list(range(1, n_layers + 1)), out, meta)
+
+
+def iter_solve(
+    spec: NetworkSpec,
+    inputs,
+    tensors: Iterable[str] = DEFAULT_TENSORS,
+    order: int = 1,
+    *,
+    recursions: dict | None = None,
+    cancel=None,
+    allow_nonfinite: bool = False,
+) -> Iterator[Result]:
+    """Yield one Result per finished layer (layers 1..l, ``meta.partial`` True), the final one last.
+
+    ``cancel`` is polled between layers; when it fires, one more Result holding the finished
+    layers is yielded with ``meta["cancelled"] is True`` and the generator ends (no exception).
+    Arguments as :func:`solve`.
+    """
+    yield from _run(spec, inputs, tensors, order, recursions=recursions, cancel=cancel,
+                    allow_nonfinite=allow_nonfinite, progress=None, every_layer=True)
 
 
 def solve(
@@ -28,81 +130,50 @@ def solve(
     order: int = 1,
     *,
     recursions: dict | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    cancel: Callable[[], bool] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel=None,
+    allow_nonfinite: bool = False,
 ) -> Result:
     """Solve the recursions for every layer l = 1..L.
 
     Returns a :class:`Result` whose tensors have the layer axis first, then sample
-    indices in theory.md order.  First-order tensors are the coefficients of
-    1/n_{l-1} (zero at l = 1).  ``recursions`` may replace the built-in
-    recursions (e.g. the ones assembled from diagrams).  ``cancel`` (a callable or a
-    threading.Event, see :mod:`fntk_core.jobs`) is polled once per layer; on cancellation the layers finished so far are returned with
-    ``meta["cancelled"] = True``.
+    indices in the order of ``fntk_core.tensors.TENSORS[name].axes``.  First-order tensors
+    are the coefficients of 1/n_{l-1} (zero at l = 1).  ``recursions`` may replace the
+    built-in recursions (e.g. the ones assembled from diagrams).  ``progress`` receives a
+    :class:`~fntk_core.jobs.Progress` per layer; ``cancel`` (a callable or a
+    threading.Event) is polled between layers: the finished layers are returned with
+    ``meta["cancelled"] = True``.  An inf or NaN raises NonFiniteError naming the tensor and
+    layer, unless ``allow_nonfinite``.
     """
-    x = check_inputs(inputs, spec.n0)
-    names = list(dict.fromkeys(tensors))
-    for name in names:
-        if name not in TENSOR_RANKS:
-            raise ValueError(f"unknown tensor {name!r}; known: {', '.join(TENSOR_RANKS)}")
-        if name not in IMPLEMENTED and (recursions is None or name not in recursions):
-            raise ValueError(f"tensor {name!r} has no recursion yet; implemented: {', '.join(IMPLEMENTED)}")
-    if order not in (0, 1):
-        raise ValueError("order must be 0 (infinite width) or 1 (first order in 1/n)")
-    if order == 0 and any(n in FIRST_ORDER for n in names):
-        raise ValueError("first-order tensors need order=1")
-    t0 = time.perf_counter()
-    source = dict(recursions or {})
-    needed = closure(names, source)
-    recs = tuple(source.get(n) or get_recursion(n) for n in needed)
-    xu, inverse = _unique_inputs(x)
-    n = xu.shape[0]
-    plan = cached_plan(recs, n)
-    act = spec.activation
+    last = None
+    for last in _run(spec, inputs, tensors, order, recursions=recursions, cancel=cancel,
+                     allow_nonfinite=allow_nonfinite, progress=progress, every_layer=False):
+        pass
+    return last
 
-    gram = xu @ xu.T / spec.n0
-    p1 = spec.layer_params(1)
-    state = {name: np.zeros((n,) * TENSOR_RANKS[name]) for name in needed}
-    state["K"] = p1["C_b"] + p1["C_W"] * gram
-    state["Theta"] = p1["lambda_b"] + p1["lambda_W"] * gram
-    history = {name: [state[name]] for name in names}
-    cancelled = False
-    for layer in range(1, spec.depth):
-        if is_cancelled(cancel):
-            cancelled = True
-            break
-        params = dict(spec.layer_params(layer + 1), r=spec.ratio(layer))
-        if not np.all(np.isfinite(state["K"])) or not np.all(np.isfinite(state["Theta"])):
-            raise FloatingPointError(f"the kernel overflowed at layer {layer}; reduce C_W or the depth")
-        try:
-            state = plan.step(act, state["K"], state["Theta"], state, params)
-        except ValueError as exc:
-            raise ValueError(f"layer {layer} -> {layer + 1}: {exc}. An input whose kernel vanishes "
-                             "(x = 0 without biases) makes the ReLU family's delta-function terms "
-                             "singular; drop that input or add a bias (C_b > 0).") from None
+
+def _run(spec, inputs, tensors, order, *, recursions, cancel, allow_nonfinite, progress, every_layer):
+    x = check_inputs(inputs, spec.n0)
+    names = _check_names(tensors, recursions, order)
+    t0 = time.perf_counter()
+    xu, inverse = _unique_inputs(x)
+    history = {name: [] for name in names}
+
+    def meta(**flags):
+        return ResultMeta(source="solver", network=spec.to_dict(), inputs=x.tolist(), dtype="float64",
+                          device="cpu", seconds=time.perf_counter() - t0, versions=library_versions(),
+                          extra={"recursions": "custom" if recursions else "builtin", "order": order}, **flags)
+
+    finished = 0
+    for layer, state in _layers(spec, xu, names, recursions, allow_nonfinite=allow_nonfinite, cancel=cancel):
         for name in names:
             history[name].append(state[name])
-        if progress is not None:
-            progress(layer + 1, spec.depth)
-    layers = list(range(1, len(history[names[0]]) + 1)) if names else []
-    out = {}
-    for name in names:
-        arr = np.stack(history[name])
-        idx = np.ix_(*([np.arange(len(layers))] + [inverse] * TENSOR_RANKS[name]))
-        out[name] = arr[idx]
-    meta = {
-        "source": "solver",
-        "recursions": "custom" if source else "builtin",
-        "network": spec.to_dict(),
-        "inputs": x.tolist(),
-        "dtype": "float64",
-        "order": order,
-        "seconds": time.perf_counter() - t0,
-        "versions": library_versions(),
-    }
-    if cancelled:
-        meta["cancelled"] = True
-    return Result(layers, out, meta)
+        finished = layer
+        report(progress, layer, spec.depth, "solve")
+        if every_layer and layer < spec.depth:
+            yield _result(spec, x, inverse, names, history, meta(partial=True))
+    cancelled = finished < spec.depth
+    yield _result(spec, x, inverse, names, history, meta(cancelled=cancelled))
 
 
 def finite_width_prediction(result: Result, spec: NetworkSpec, width: int | None = None) -> dict[str, np.ndarray]:
@@ -124,3 +195,4 @@ def finite_width_prediction(result: Result, spec: NetworkSpec, width: int | None
                 pred[i] += result.tensors[first][i] / nprev
         out[lead] = pred
     return out
+

@@ -1,7 +1,7 @@
 """Broken diagrams, one per rule: each is refused naming its rule and an element."""
 import pytest
 
-from fntk_core.diagrams import Diagram, RuleError, enumerate_diagrams, translate
+from fntk_core.diagrams import Diagram, Rule, RuleError, check_all, enumerate_diagrams, translate
 from fntk_core.diagrams.io import diagram_from_json, diagram_to_json
 
 
@@ -139,7 +139,13 @@ def test_broken_diagram_names_its_rule(rule):
     assert exc.value.message and f"[rule {rule}]" in str(exc.value)
     if rule != "statistic":
         assert exc.value.element is not None
-    assert set(exc.value.to_dict()) == {"rule", "element", "message"}
+    assert isinstance(exc.value.rule, Rule) and exc.value.rule.title and exc.value.rule.explanation
+    assert set(exc.value.to_dict()) >= {"rule", "elements", "message"}
+    # check_all meets the same rule first, and names elements that exist in the diagram
+    found = check_all(d)
+    assert found and found[0] == exc.value.violation
+    for v in found:
+        assert all(x in d.graph or any(x == k for _, _, k in d.graph.edges(keys=True)) for x in v.elements), v
     # a loaded copy is refused the same way (the file round trip keeps the defect)
     if rule not in ("structure",):
         with pytest.raises(RuleError) as again:
@@ -148,12 +154,36 @@ def test_broken_diagram_names_its_rule(rule):
 
 
 def test_every_translation_rule_has_a_broken_example():
-    import importlib
+    assert {r.value for r in Rule} == set(BROKEN)
+    for r in Rule:  # a title and a one-line explanation each
+        assert r.title and r.explanation and "\n" not in r.explanation
 
-    tr = importlib.import_module("fntk_core.diagrams.translate")
 
-    documented = {line.split()[0] for line in tr.__doc__.splitlines()[5:] if line[:1].isalpha() and " " in line}
-    assert documented == set(BROKEN)
+def test_check_all_reports_every_broken_rule():
+    """Three independent defects in one diagram: translate names the first, check_all all three."""
+    d = pick("F", "F")
+    d.graph.nodes["v1"]["tensor"] = "D"  # vertex-pattern
+    d.add_node("b9", "blob")  # blob-empty
+    d.add_node("zz", "leg", leg="z", samples=["7"], neural=["i9"], branch="W")  # leg-slots (and disconnected)
+    with pytest.raises(RuleError) as exc:
+        translate(d)
+    found = check_all(d)
+    rules = [v.rule for v in found]
+    assert rules[0] == exc.value.rule
+    assert {Rule.VERTEX_PATTERN, Rule.BLOB_EMPTY, Rule.LEG_SLOTS, Rule.CONNECTED} <= set(rules)
+    by_rule = {v.rule: v for v in found}
+    assert by_rule[Rule.BLOB_EMPTY].elements == ("b9",)
+    assert by_rule[Rule.VERTEX_PATTERN].elements == ("v1",)
+    assert "zz" in by_rule[Rule.LEG_SLOTS].elements and "b9" in by_rule[Rule.CONNECTED].elements
+    assert len(rules) == len(set((v.rule, v.elements) for v in found))  # nothing reported twice
+
+
+def test_check_all_is_empty_for_every_library_diagram():
+    from fntk_core.diagrams.library import library_tensors
+
+    for name in library_tensors():
+        for e in enumerate_diagrams(name):
+            assert check_all(e.diagram) == []
 
 
 def test_hand_built_diagram_translates():
@@ -270,6 +300,7 @@ def test_broken_ddntk_diagram_names_its_rule(rule, make):
         translate(d)
     assert exc.value.rule == rule, str(exc.value)
     assert exc.value.element is not None
+    assert check_all(d)[0] == exc.value.violation
     with pytest.raises(RuleError) as again:
         translate(diagram_from_json(diagram_to_json(d)))
     assert again.value.rule == rule

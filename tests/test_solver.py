@@ -1,9 +1,14 @@
 """The recursion solver: closed forms, Theorem 5.2, exact linear networks, symmetries, inputs."""
+import warnings
+
 import numpy as np
 import pytest
 
 from fntk_core import NetworkSpec, SpecError, get_activation
-from fntk_core.solver import finite_width_prediction, solve
+from fntk_core.errors import NonFiniteError
+from fntk_core.jobs import Progress
+from fntk_core.results import ResultMeta
+from fntk_core.solver import finite_width_prediction, iter_solve, solve
 
 ALL = ["K", "Theta", "V", "K1", "Theta1", "D", "F", "A", "B"]
 X_PAPER = [[-0.9895229339599609, -0.5992491841316223], [-0.17877478897571564, 2.253682851791382]]
@@ -128,10 +133,55 @@ def test_finite_width_prediction_and_ratios():
 
 def test_cancel_keeps_finished_layers():
     calls = []
-    res = solve(relu_spec(6), [[1.0, 0.0, 0.0]], cancel=lambda: len(calls) >= 2,
-                progress=lambda done, total: calls.append(done))
-    assert res.meta["cancelled"] is True
+    res = solve(relu_spec(6), [[1.0, 0.0, 0.0]], cancel=lambda: len(calls) >= 3,
+                progress=calls.append)
+    assert res.meta["cancelled"] is True and res.meta.cancelled is True
     assert res.layers == [1, 2, 3]
+    assert calls == [Progress(1, 6, "solve"), Progress(2, 6, "solve"), Progress(3, 6, "solve")]
+    assert solve(relu_spec(3), [[1.0, 0.0, 0.0]]).meta["cancelled"] is False
+
+
+def test_iter_solve_yields_each_layer_and_stops_between_layers():
+    x = [[1.0, 0.0, 0.0], [0.2, 0.5, -1.0]]
+    full = solve(relu_spec(4), x, tensors=["K", "V"])
+    steps = list(iter_solve(relu_spec(4), x, tensors=["K", "V"]))
+    assert [s.layers for s in steps] == [[1], [1, 2], [1, 2, 3], [1, 2, 3, 4]]
+    assert [s.meta.partial for s in steps] == [True, True, True, False]
+    np.testing.assert_array_equal(steps[-1]["V"], full["V"])
+    np.testing.assert_array_equal(steps[1]["K"], full["K"][:2])
+
+    seen = []
+    gen = iter_solve(relu_spec(4), x, cancel=lambda: len(seen) >= 2)
+    for r in gen:
+        seen.append(r)
+    assert [s.layers for s in seen] == [[1], [1, 2], [1, 2]]
+    assert seen[-1].meta["cancelled"] is True and not seen[0].meta["cancelled"]
+
+
+def test_solver_meta_is_typed():
+    m = solve(relu_spec(2), [[1.0, 0.0, 0.0]], tensors=["K"]).meta
+    assert isinstance(m, ResultMeta) and m.source == "solver" and m.dtype == "float64"
+    assert m.inputs == [[1.0, 0.0, 0.0]] and m.network["depth"] == 2 and m.seconds >= 0
+    assert "numpy" in m.versions and m["order"] == 1
+
+
+@pytest.mark.parametrize("activation, kw, x, depth", [
+    ("tanh", {}, [[1e308, 1e308]], 2),  # the gram matrix overflows at layer 1
+    ("tanh", {}, [[1e308, 1e308]], 1),
+    ("custom", {"formula": "1/z"}, [[1.0, 2.0]], 3),
+    ("custom", {"formula": "z**1000"}, [[1.0, 2.0]], 3),
+    ("custom", {"formula": "exp(exp(z))"}, [[1.0, 2.0]], 3),
+])
+def test_nonfinite_results_are_a_clear_error(activation, kw, x, depth):
+    spec = NetworkSpec(2, depth, get_activation(activation, **kw), c_w=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy RuntimeWarning may leak
+        with pytest.raises(NonFiniteError, match=r"(K|Theta) at layer \d is (inf|NaN)") as info:
+            solve(spec, x, tensors=["K", "Theta", "V"])
+        assert info.value.tensor in ("K", "Theta") and 1 <= info.value.layer <= depth
+        res = solve(spec, x, tensors=["K", "Theta", "V"], allow_nonfinite=True)
+    assert res.layers == list(range(1, depth + 1))
+    assert not np.all(np.isfinite(res["K"]))
 
 
 @pytest.mark.parametrize("bad, match", [

@@ -12,7 +12,7 @@ class keeps one representative with its symmetry factor.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import sympy as sp
@@ -142,9 +142,18 @@ def _attach(base: Diagram, where, chosen, pattern, name) -> Diagram:
     return d
 
 
-@lru_cache(maxsize=None)
 def enumerate_diagrams(name: str, order: int | None = None) -> tuple[Enumerated, ...]:
-    """Every distinct diagram of statistic ``name`` at its order (K, Theta: 0; the rest: 1/n)."""
+    """Every distinct diagram of statistic ``name`` at its order (K, Theta: 0; the rest: 1/n).
+
+    Fresh copies on every call: editing a result never changes a later one.  The k-th
+    diagram (from 1) of the statistic's own order is library entry ``name/k``, which
+    its translation and terms carry as ``source``.
+    """
+    return tuple(replace(e, diagram=e.diagram.copy()) for e in _enumerate(name, order))
+
+
+@lru_cache(maxsize=None)
+def _enumerate(name: str, order: int | None) -> tuple[Enumerated, ...]:
     if name not in STATISTICS:
         raise ValueError(f"unknown statistic {name!r}; known: {', '.join(STATISTICS)}")
     stat = STATISTICS[name]
@@ -166,6 +175,8 @@ def enumerate_diagrams(name: str, order: int | None = None) -> tuple[Enumerated,
             bucket.append([cand, tr, 1, m])
     found = [Enumerated(layout(d.renumbered()), tr, n, m) for b in classes.values() for d, tr, n, m in b]
     found.sort(key=_sort_key)
+    if order == stat.order:
+        found = [replace(e, translation=e.translation.with_source(f"{name}/{k}")) for k, e in enumerate(found, 1)]
     return tuple(found)
 
 
@@ -176,10 +187,17 @@ def _sort_key(e: Enumerated):
 
 
 def assembled_recursion(name: str) -> Recursion:
-    """The recursion of ``name``: the terms of all its diagrams, in diagram order."""
+    """The recursion of ``name``: the terms of all its diagrams, in diagram order (each term's
+    ``source`` is the library id of its diagram, e.g. "F/2")."""
     stat = STATISTICS[name]
-    terms = tuple(t for e in enumerate_diagrams(name) for t in e.translation.terms)
+    terms = tuple(t for e in _enumerate(name, None) for t in e.translation.terms)
     return Recursion(name, stat.labels, terms)
+
+
+def assembled_recursion_with_sources(name: str) -> tuple[Recursion, list[str]]:
+    """The recursion of ``name`` and, per term, the library id of the diagram that produced it."""
+    rec = assembled_recursion(name)
+    return rec, [t.source for t in rec.terms]
 
 
 def assembled_recursions(names) -> dict[str, Recursion]:

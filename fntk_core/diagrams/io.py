@@ -1,5 +1,10 @@
 """The fntk-diagram JSON file: {"format", "version", "topology", "presentation"}.
 
+:func:`load_diagrams` reads any of fntk's own exports, recognised by content (not
+by the file name): one diagram, the multi-diagram JSON of ``fntk diagrams --json``
+(``{"statistic", "diagrams": [{..., "diagram": <fntk-diagram>}]}``), or a TeX file
+with diagrams embedded as ``%fntk|`` comment lines (the TikZ export).
+
 Loading is defensive: plain ``json`` (no eval, no pickle), size and depth limits,
 every field type-checked; anything wrong is a :class:`DiagramError` whose message
 says what.  Rule checks (is it a valid Feynman diagram?) are translate()'s job.
@@ -35,6 +40,13 @@ def dumps(d: Diagram) -> str:
 
 
 def loads(text: str | bytes) -> Diagram:
+    if not isinstance(text, (str, bytes)):
+        raise DiagramError("expected JSON text")
+    return diagram_from_json(_parse(text))
+
+
+def _parse(text: str | bytes):
+    """JSON text -> data, with size and depth limits and no NaN/Infinity."""
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
             raise DiagramError(f"file too large ({len(text)} bytes; limit {MAX_BYTES})")
@@ -42,25 +54,83 @@ def loads(text: str | bytes) -> Diagram:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DiagramError(f"not UTF-8 text ({exc.reason})") from None
-    if not isinstance(text, str):
-        raise DiagramError("expected JSON text")
     if len(text) > MAX_BYTES:
         raise DiagramError(f"file too large ({len(text)} characters; limit {MAX_BYTES})")
     try:
-        data = json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise DiagramError(f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
     except RecursionError:
         raise DiagramError("JSON nested too deeply") from None
-    return diagram_from_json(data)
 
 
 def load_diagram(path) -> Diagram:
+    """One fntk-diagram JSON file."""
+    return loads(_read(path))
+
+
+def load_diagrams(path) -> list[Diagram]:
+    """Every diagram in an fntk export, whatever its name: a diagram JSON, the JSON of
+    ``fntk diagrams --json``, or an exported TeX file with embedded diagrams."""
+    raw = _read(path)
+    head = raw.lstrip()[:1]
     try:
-        raw = Path(path).read_bytes()
+        if head == b"{":
+            return _diagrams_from_json_text(raw)
+        if MARK.encode() in raw:
+            return diagrams_from_text(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise DiagramError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except DiagramError as exc:
+        raise DiagramError(f"{path}: {exc}") from None
+    raise DiagramError(f"{path}: not an fntk diagram file (a diagram JSON, the JSON of `fntk diagrams --json`, "
+                       f"or a TeX export with embedded diagrams)")
+
+
+def _read(path) -> bytes:
+    try:
+        p = Path(path)
+        if p.stat().st_size > MAX_BYTES:
+            raise DiagramError(f"{path}: file too large (limit {MAX_BYTES} bytes)")
+        return p.read_bytes()
     except OSError as exc:
         raise DiagramError(f"{path}: {exc.strerror}") from None
-    return loads(raw)
+
+
+def _diagrams_from_json_text(raw: bytes) -> list[Diagram]:
+    data = _parse(raw)
+    if isinstance(data, dict) and "diagrams" in data and "format" not in data:
+        items = data["diagrams"]
+        if not isinstance(items, list) or not all(isinstance(x, dict) and "diagram" in x for x in items):
+            raise DiagramError('"diagrams" must be a list of objects with a "diagram"')
+        out = []
+        for k, item in enumerate(items, 1):
+            try:
+                out.append(diagram_from_json(item["diagram"]))
+            except DiagramError as exc:
+                raise DiagramError(f"diagram {k}: {exc}") from None
+        return out
+    return [diagram_from_json(data)]
+
+
+# Exported TeX carries each diagram's JSON in comment lines starting with MARK.
+MARK = "%fntk|"
+
+
+def diagrams_from_text(text: str) -> list[Diagram]:
+    """Every diagram embedded (``%fntk|`` lines) in a TeX text, in file order."""
+    out, chunk = [], []
+    for line in text.splitlines():
+        if line.startswith(MARK):
+            chunk.append(line[len(MARK):])
+        elif chunk:
+            out.append(loads("".join(chunk)))
+            chunk = []
+    if chunk:
+        out.append(loads("".join(chunk)))
+    if not out:
+        raise DiagramError(f"no embedded fntk diagram (lines starting with {MARK}) in this TeX text")
+    return out
 
 
 def dump_diagram(d: Diagram, path) -> None:

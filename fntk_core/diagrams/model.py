@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import networkx as nx
 from networkx.algorithms import isomorphism as iso
 
+from .violations import Rule, RuleViolation
+
 NODE_KINDS = ("leg", "cubic", "blob", "line", "vertex", "pair")
 EDGE_TYPES = {  # type -> (source kind, target kind, has index)
     "slot": ("leg", "cubic", True),
@@ -36,8 +38,9 @@ EDGE_TYPES = {  # type -> (source kind, target kind, has index)
     "pair": ("vertex", "pair", False),
 }
 CUBIC_TYPES = ("W", "own", "omega", "bias")
+# How each leg/line kind is drawn, by name; the one source for TikZ export and the canvas style
 LINE_STYLE = {"z": "solid", "ntk": "dotted", "dntk": "dash-dotted", "ddntkI": "double-dotted",
-              "ddntkII": "double-dotted"}
+              "ddntkII": "double-dashed"}
 
 
 class DiagramError(ValueError):
@@ -45,20 +48,27 @@ class DiagramError(ValueError):
 
 
 class RuleError(DiagramError):
-    """A diagram that breaks a Feynman rule: which rule, which element, what is wrong."""
+    """A diagram that breaks a Feynman rule: which rule (a :class:`Rule`), which elements, what is wrong."""
 
-    def __init__(self, rule: str, element: str | None, message: str):
-        self.rule, self.element, self.message = rule, element, message
-        where = f"{element}: " if element else ""
-        super().__init__(f"{where}{message} [rule {rule}]")
+    def __init__(self, rule: Rule | str, elements: str | tuple[str, ...] | None, message: str):
+        if isinstance(elements, str):
+            elements = (elements,)
+        self.violation = RuleViolation(Rule(rule), tuple(elements or ()), message)
+        self.rule, self.elements, self.message = self.violation.rule, self.violation.elements, message
+        self.element = self.elements[0] if self.elements else None
+        super().__init__(str(self.violation))
 
     def to_dict(self) -> dict:
-        return {"rule": self.rule, "element": self.element, "message": self.message}
+        return {"element": self.element, **self.violation.to_dict()}
 
 
-@dataclass
+@dataclass(eq=False)
 class Diagram:
-    """Topology (``graph``) and presentation (``presentation``) of one diagram."""
+    """Topology (``graph``) and presentation (``presentation``) of one diagram.
+
+    Two diagrams are equal when their files would be: same nodes and edges (ids,
+    attributes, order) and same presentation.
+    """
 
     graph: nx.MultiGraph = field(default_factory=nx.MultiGraph)
     presentation: dict = field(default_factory=lambda: {"positions": {}, "bends": {}, "label_offsets": {}})
@@ -115,7 +125,7 @@ class Diagram:
         es = [(k, d) for _, _, k, d in self.graph.edges(keys=True, data=True)]
         return sorted(es, key=lambda x: x[1].get("_seq", 0))
 
-    def renumbered(self) -> "Diagram":
+    def renumbered(self) -> Diagram:
         """The same diagram with edges e1, e2, ... in insertion order (tidy files)."""
         out = Diagram(presentation=copy.deepcopy(self.presentation))
         for n, a in self.graph.nodes(data=True):
@@ -126,11 +136,30 @@ class Diagram:
         out.presentation["bends"] = {ren[k]: v for k, v in self.presentation.get("bends", {}).items()}
         return out
 
-    def copy(self) -> "Diagram":
-        return Diagram(self.graph.copy(), copy.deepcopy(self.presentation))
+    def copy(self) -> Diagram:
+        """An independent copy: attribute values (label lists) are copied too, not shared."""
+        g = nx.MultiGraph()
+        g.graph.update(self.graph.graph)
+        g.add_nodes_from((n, _copied(a)) for n, a in self.graph.nodes(data=True))
+        g.add_edges_from((u, v, k, _copied(a)) for u, v, k, a in self.graph.edges(keys=True, data=True))
+        return Diagram(g, copy.deepcopy(self.presentation))
+
+    def signature(self) -> tuple:
+        """Everything a file holds, in file order (what ``==`` compares)."""
+        nodes = tuple((n, tuple(sorted((k, _frozen(v)) for k, v in a.items())))
+                      for n, a in self.graph.nodes(data=True))
+        edges = tuple((k, tuple(sorted((f, v) for f, v in d.items() if f != "_seq"))) for k, d in self.edge_list())
+        pres = tuple(sorted((key, tuple(sorted((k, _frozen(v)) for k, v in val.items())))
+                            for key, val in self.presentation.items()))
+        return nodes, edges, pres
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Diagram) and self.signature() == other.signature()
+
+    __hash__ = None
 
     # -- comparison -----------------------------------------------------
-    def is_isomorphic(self, other: "Diagram") -> bool:
+    def is_isomorphic(self, other: Diagram) -> bool:
         return nx.is_isomorphic(self.graph, other.graph, node_match=_node_match, edge_match=_edge_match)
 
     def automorphisms(self) -> int:
@@ -151,6 +180,14 @@ class Diagram:
         for (u, v), group in _parallel_groups(self.graph).items():
             g.add_edge(u, v, t=repr(sorted(group)))
         return nx.weisfeiler_lehman_graph_hash(g, node_attr="t", edge_attr="t", iterations=4)
+
+
+def _copied(attrs: dict) -> dict:
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in attrs.items()}
+
+
+def _frozen(v):
+    return tuple(v) if isinstance(v, (list, tuple)) else v
 
 
 def _node_key(d: dict):

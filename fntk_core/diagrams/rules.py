@@ -19,10 +19,9 @@ from functools import lru_cache
 
 import sympy as sp
 
-from ..recursions.terms import C_W, C_b, lambda_W, lambda_b
+from ..recursions.terms import lambda_b, lambda_W
 
 SLOTS = {"z": 1, "ntk": 2, "dntk": 3, "ddntkI": 4, "ddntkII": 4}
-LINE_KINDS = ("ntk", "dntk", "ddntkI", "ddntkII")  # leg kinds that also exist as internal lines
 # permutations of a leg's slots that leave the leg itself unchanged
 SLOT_SYMMETRIES = {
     "z": [(0,)],
@@ -239,9 +238,6 @@ BRANCHES: dict[str, dict[str, Branch]] = {
     "ddntkI": _ddI_branches(),
     "ddntkII": _ddII_branches(),
 }
-
-CUBIC_WEIGHTS = {"W": C_W, "bias_z": C_b}
-
 
 # --------------------------------------------------------------------------
 def images(stat: Statistic, kinds: tuple[str, ...]):

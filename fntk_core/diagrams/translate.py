@@ -1,29 +1,15 @@
 """Diagram -> Terms: check every Feynman rule, then read off the value.
 
-Each refusal is a :class:`RuleError` naming the rule and the element (node or
-edge id) that breaks it, so that a GUI can highlight it.  Rules (ids):
-
-structure     node kinds, edge types and the kinds they join, indices in range
-leg           an external leg's kind, samples, neural indices
-branch        the leg's forward-equation branch exists and matches its edges
-leg-slots     every neural index of an external leg is contracted exactly once
-cubic         a cubic vertex joins what its type allows (W: two W-slots; own/omega/bias: a leg's own pair)
-cubic-blob    a W/own/omega vertex sits in exactly one blob; a bias vertex in none
-line          an internal line hangs off the leg/branch that opens it, ends where the branch says
-blob-empty    a blob holds at least one cubic vertex (it is a neuron)
-vertex        an interaction vertex is made of Kronecker pairs of two indices each, takes whole lines
-vertex-pattern the vertex's Kronecker pattern is a known tensor (and the one it says it is)
-kronecker     both indices of a vertex pair sit on the same neuron (blob)
-mean-line     an NTK line no vertex touches has its mean Theta only on one neuron (both ends in one blob)
-omega         a self-contracted NTK line at its mean is the Omega vertex, not W + line
-dntk-mean     a dNTK or ddNTK line has no O(1) mean: it must end on a vertex
-connected     the diagram is connected (disconnected pieces cancel in connected statistics)
-order         at most O(1/n): one interaction vertex, or none and one blob
-statistic     the external legs with their Kronecker pattern are a known statistic
+The rules are :class:`~fntk_core.diagrams.violations.Rule` (an id, a title and a
+one-line explanation each).  :func:`translate` refuses a diagram with a
+:class:`RuleError` for the first broken rule; :func:`check_all` runs the same
+checks in the same order and reports every violation, each naming the offending
+elements (node or edge ids) so that an editor can highlight them.  A check that
+depends on an element already found broken is skipped rather than reported twice.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import networkx as nx
 import sympy as sp
@@ -32,6 +18,7 @@ from sympy.utilities.iterables import multiset_partitions
 from ..recursions.terms import C_W, C_b, E, Recursion, Sum, T, Term, omega, r, recursion, sig, theta
 from .model import CUBIC_TYPES, EDGE_TYPES, NODE_KINDS, Diagram, RuleError
 from .rules import BRANCHES, SLOTS, Statistic, components, identify
+from .violations import RuleViolation
 
 MAX_ORDER = 1
 
@@ -46,63 +33,131 @@ class Translation:
     weight: sp.Expr  # product of cubic-vertex weights (r excluded)
     automorphisms: int
     terms: tuple[Term, ...]
+    vertices: int = 0  # interaction vertices (each brings one factor r)
+    source: str | None = None  # which diagram this is (a library id such as "F/2"), carried by every term
 
     @property
     def coefficient(self) -> sp.Expr:
-        """Vertex weights x symmetry factor (the number shown next to a diagram)."""
+        """Vertex weights x symmetry factor (the number in the library index; r excluded)."""
         return sp.nsimplify(self.weight / self.automorphisms)
+
+    @property
+    def prefactor(self) -> sp.Expr:
+        """The diagram's whole constant factor as its terms print it: coefficient x r per vertex."""
+        return self.coefficient * r ** self.vertices
+
+    def with_source(self, source: str | None) -> Translation:
+        return replace(self, source=source, terms=tuple(replace(t, source=source) for t in self.terms))
 
     def recursion(self) -> Recursion:
         return Recursion(self.statistic, self.labels, self.terms)
 
 
-def translate(d: Diagram) -> Translation:
+def translate(d: Diagram, source: str | None = None) -> Translation:
+    """The diagram's value; raises :class:`RuleError` for the first broken rule."""
+    return _analyse(d, _Checks(None), source)
+
+
+def check_all(d: Diagram) -> list[RuleViolation]:
+    """Every broken rule of ``d`` (empty when it translates), in the order translate meets them."""
+    checks = _Checks([])
+    _analyse(d, checks, None)
+    return checks.found
+
+
+class _Skip(Exception):
+    """A check that depends on an element already reported broken."""
+
+
+class _Checks:
+    """Runs one check at a time: raises its RuleError (translate) or records it and goes on (check_all)."""
+
+    def __init__(self, found: list | None):
+        self.found = found
+
+    def run(self, fn, *args):
+        try:
+            return fn(*args)
+        except RuleError as exc:
+            if self.found is None:
+                raise
+            self.found.append(exc.violation)
+        except _Skip:
+            pass
+        except (KeyError, IndexError, TypeError, AttributeError):
+            if not self.found:  # a real bug, not a consequence of a reported violation
+                raise
+        return None
+
+    def fail(self, rule: str, elements, message: str) -> None:
+        self.run(_raise, rule, elements, message)
+
+
+def _raise(rule, elements, message):
+    raise RuleError(rule, elements, message)
+
+
+def _analyse(d: Diagram, ck: _Checks, source: str | None) -> Translation | None:
     g = d.graph
-    _structure(d)
+    for n in list(g.nodes):
+        ck.run(_node_structure, d, n)
+    for edge in list(g.edges(keys=True, data=True)):
+        ck.run(_edge_structure, d, edge)
     legs = d.nodes("leg")
     leg_index = {n: i for i, n in enumerate(legs)}
-    branches = {n: _leg(d, n) for n in legs}
-    slot_cubic = _slots(d, legs)
+    branches = {n: ck.run(_leg, d, n) for n in legs}
+    slot_cubic = {}
+    for n in legs:
+        slot_cubic.update(ck.run(_slots, d, n, branches) or {})
     cubics = d.nodes("cubic")
-    info = {c: _cubic(d, c, branches) for c in cubics}
-    lines = _lines(d, legs, branches, slot_cubic)
+    info = {c: ck.run(_cubic, d, c, branches) for c in cubics}
+    info = {c: i for c, i in info.items() if i is not None}
+    lines, broken_legs = {}, set()
+    for n in legs:
+        got = ck.run(_lines, d, n, branches, slot_cubic)
+        if got is None:
+            broken_legs.add(n)
+        lines.update(got or {})
+    for ln in d.nodes("line"):
+        ck.run(_line_opened, d, ln, lines, broken_legs)
     blob_of = {c: i["blob"] for c, i in info.items() if i["blob"] is not None}
     for b in d.nodes("blob"):
-        if b not in blob_of.values():
-            raise RuleError("blob-empty", b, "a blob without a cubic vertex is no neuron; remove it or attach a vertex")
-    vertices = [_vertex(d, v, lines, blob_of) for v in d.nodes("vertex")]
+        if b not in blob_of.values() and not any(e["source"] in cubics for e in d.edges(b, "neuron")):
+            ck.fail("blob-empty", b, "a blob without a cubic vertex is no neuron; remove it or attach a vertex")
+    vertices = [ck.run(_vertex, d, v, lines, blob_of) for v in d.nodes("vertex")]
+    complete = len(info) == len(cubics) and None not in vertices
+    vertices = [v for v in vertices if v is not None]
     for p in d.nodes("pair"):
         if len(d.edges(p, "pair")) != 1:
-            raise RuleError("vertex", p, "a Kronecker pair belongs to exactly one interaction vertex")
+            ck.fail("vertex", p, "a Kronecker pair belongs to exactly one interaction vertex")
     fluct = {ln for v in vertices for ln in v["lines"]}
     for ln, li in lines.items():
-        if ln in fluct:
-            continue
-        if li["type"] != "ntk":
-            raise RuleError("dntk-mean", ln, f"a {li['type']} line has no O(1) mean: attach it to an interaction vertex")
-        ends = li["cubics"]
-        if ends[0] == ends[1] and g.nodes[li["leg"]]["leg"] == "ntk":
-            raise RuleError("omega", ln, "an NTK leg contracted with itself at its mean is the Omega vertex "
-                                         "(cubic type omega, no line); W + line is only for a fluctuating line")
-        if blob_of[ends[0]] != blob_of[ends[1]]:
-            raise RuleError("mean-line", ln, "an NTK line between two different neurons has zero mean: "
-                                             "put both ends in one blob or attach it to a vertex")
+        if ln not in fluct:
+            ck.run(_free_line, d, ln, li, blob_of)
     if g.number_of_nodes() and not nx.is_connected(g):
-        comp = min(nx.connected_components(g), key=len)
-        raise RuleError("connected", sorted(comp)[0], "the diagram is not connected; disconnected pieces "
-                                                      "cancel in connected statistics and vanish in means")
+        comps = sorted(nx.connected_components(g), key=lambda c: (-len(c), sorted(c)))
+        stray = tuple(sorted(n for c in comps[1:] for n in c))
+        ck.fail("connected", stray, "the diagram is not connected; disconnected pieces "
+                                    "cancel in connected statistics and vanish in means")
+    if not complete:
+        return None
     n_neurons = sum(1 for i in info.values() if i["blob"] is not None)
     order = n_neurons - len(set(blob_of.values())) + len(vertices)
     if len(vertices) > 1 or order > MAX_ORDER:
-        where = vertices[1]["id"] if len(vertices) > 1 else (d.nodes("blob") or [None])[0]
-        raise RuleError("order", where, f"this diagram is O(1/n^{order}); the engine works to O(1/n) "
-                                        "(one interaction vertex, or none and a single blob)")
+        where = tuple(v["id"] for v in vertices[1:]) or tuple(d.nodes("blob"))
+        ck.fail("order", where, f"this diagram is O(1/n^{order}); the engine works to O(1/n) "
+                                "(one interaction vertex, or none and a single blob)")
+    if ck.found or None in branches.values():
+        return None
     kinds = tuple(g.nodes[n]["leg"] for n in legs)
     pattern = frozenset(frozenset((leg_index[l], s) for l, s in info[c]["slots"]) for c in cubics)
     found = identify(kinds, pattern, order)
     if found is None:
-        raise RuleError("statistic", legs[0] if legs else None,
-                        f"no statistic at O(1/n^{order}) has legs {', '.join(kinds)} with this Kronecker pattern")
+        ck.fail("statistic", tuple(legs),
+                f"no statistic at O(1/n^{order}) has legs {', '.join(kinds)} with this Kronecker pattern")
+        return None
+    if ck.found is not None:  # check_all: every rule checked, no value wanted
+        return None
     stat, storage = found
     samples = [tuple(g.nodes[n]["samples"]) for n in legs]
     labels = tuple(samples[l][s] for l, s in storage)
@@ -111,29 +166,54 @@ def translate(d: Diagram) -> Translation:
         weight *= i["weight"]
     aut = d.automorphisms()
     terms = _terms(d, stat, info, lines, vertices, blob_of, legs, weight / aut, bool(vertices))
-    return Translation(stat.name, labels, order, weight, aut, terms)
+    return Translation(stat.name, labels, order, weight, aut, terms, len(vertices)).with_source(source)
+
+
+def _line_opened(d: Diagram, ln: str, lines: dict, broken_legs: set) -> None:
+    srcs = [e["source"] for e in d.edges(ln, "src")]
+    if len(srcs) == 1 and srcs[0] in broken_legs:
+        raise _Skip
+    if ln not in lines or len(srcs) != 1:
+        raise RuleError("line", ln, "an internal line is opened by exactly one external leg (src edge)")
+
+
+def _free_line(d: Diagram, ln: str, li: dict, blob_of: dict) -> None:
+    """A line no vertex touches stands at its mean: only an NTK line on one neuron has one."""
+    if li["type"] != "ntk":
+        raise RuleError("dntk-mean", ln, f"a {li['type']} line has no O(1) mean: attach it to an interaction vertex")
+    ends = li["cubics"]
+    if ends[0] == ends[1] and d.graph.nodes[li["leg"]]["leg"] == "ntk":
+        raise RuleError("omega", (ln, ends[0]), "an NTK leg contracted with itself at its mean is the Omega vertex "
+                                                "(cubic type omega, no line); W + line is only for a fluctuating line")
+    if blob_of[ends[0]] != blob_of[ends[1]]:
+        raise RuleError("mean-line", (ln, blob_of[ends[0]], blob_of[ends[1]]),
+                        "an NTK line between two different neurons has zero mean: "
+                        "put both ends in one blob or attach it to a vertex")
 
 
 # --------------------------------------------------------------------------
-def _structure(d: Diagram) -> None:
+def _node_structure(d: Diagram, n: str) -> None:
+    a = d.graph.nodes[n]
+    if a.get("kind") not in NODE_KINDS:
+        raise RuleError("structure", n, f"unknown node kind {a.get('kind')!r}; one of {', '.join(NODE_KINDS)}")
+    if a["kind"] == "cubic" and a.get("type") not in CUBIC_TYPES:
+        raise RuleError("structure", n, f"cubic vertex type must be one of {', '.join(CUBIC_TYPES)}")
+    if a["kind"] == "line" and a.get("type") not in SLOTS:
+        raise RuleError("structure", n, f"line type must be one of {', '.join(SLOTS)}")
+
+
+def _edge_structure(d: Diagram, edge) -> None:
     g = d.graph
-    for n, a in g.nodes(data=True):
-        if a.get("kind") not in NODE_KINDS:
-            raise RuleError("structure", n, f"unknown node kind {a.get('kind')!r}; one of {', '.join(NODE_KINDS)}")
-        if a["kind"] == "cubic" and a.get("type") not in CUBIC_TYPES:
-            raise RuleError("structure", n, f"cubic vertex type must be one of {', '.join(CUBIC_TYPES)}")
-        if a["kind"] == "line" and a.get("type") not in SLOTS:
-            raise RuleError("structure", n, f"line type must be one of {', '.join(SLOTS)}")
-    for u, v, k, e in g.edges(keys=True, data=True):
-        t = e.get("type")
-        if t not in EDGE_TYPES:
-            raise RuleError("structure", k, f"unknown edge type {t!r}")
-        sk, tk, has_index = EDGE_TYPES[t]
-        s, tt = e.get("source"), e.get("target")
-        if {s, tt} != {u, v} or g.nodes[s]["kind"] != sk or g.nodes[tt]["kind"] != tk:
-            raise RuleError("structure", k, f"a {t} edge goes from a {sk} to a {tk}")
-        if has_index != ("index" in e) or (has_index and not isinstance(e["index"], int)):
-            raise RuleError("structure", k, f"a {t} edge {'needs' if has_index else 'has no'} integer index")
+    u, v, k, e = edge
+    t = e.get("type")
+    if t not in EDGE_TYPES:
+        raise RuleError("structure", k, f"unknown edge type {t!r}")
+    sk, tk, has_index = EDGE_TYPES[t]
+    s, tt = e.get("source"), e.get("target")
+    if {s, tt} != {u, v} or g.nodes[s].get("kind") != sk or g.nodes[tt].get("kind") != tk:
+        raise RuleError("structure", (k, s, tt), f"a {t} edge goes from a {sk} to a {tk}")
+    if has_index != ("index" in e) or (has_index and not isinstance(e["index"], int)):
+        raise RuleError("structure", k, f"a {t} edge {'needs' if has_index else 'has no'} integer index")
 
 
 def _leg(d: Diagram, n: str):
@@ -154,23 +234,25 @@ def _leg(d: Diagram, n: str):
     return br
 
 
-def _slots(d: Diagram, legs) -> dict:
+def _slots(d: Diagram, n: str, branches) -> dict:
+    """{(leg, neural index): the cubic vertex that contracts it} for one leg."""
+    if branches[n] is None:
+        raise _Skip
     out = {}
-    for n in legs:
-        a = d.graph.nodes[n]
-        k = SLOTS[a["leg"]]
-        seen: dict[int, list] = {i: [] for i in range(k)}
-        for e in d.edges(n, "slot"):
-            if e["index"] not in seen:
-                raise RuleError("structure", e["id"], f"leg {n} has no neural index {e['index']}")
-            seen[e["index"]].append(e["target"])
-        for i, cs in seen.items():
-            if len(cs) != 1:
-                what = "not contracted" if not cs else "contracted more than once"
-                if a["leg"] == "ntk" and not cs and all(len(c) != 1 for c in seen.values()):
-                    raise RuleError("leg-slots", n, "an NTK leg's two neural indices are not both contracted")
-                raise RuleError("leg-slots", n, f"neural index {i} ({a['neural'][i]}) is {what}")
-            out[(n, i)] = cs[0]
+    a = d.graph.nodes[n]
+    k = SLOTS[a["leg"]]
+    seen: dict[int, list] = {i: [] for i in range(k)}
+    for e in d.edges(n, "slot"):
+        if e["index"] not in seen:
+            raise RuleError("structure", e["id"], f"leg {n} has no neural index {e['index']}")
+        seen[e["index"]].append(e["target"])
+    for i, cs in seen.items():
+        if len(cs) != 1:
+            what = "not contracted" if not cs else "contracted more than once"
+            if a["leg"] == "ntk" and not cs and all(len(c) != 1 for c in seen.values()):
+                raise RuleError("leg-slots", n, "an NTK leg's two neural indices are not both contracted")
+            raise RuleError("leg-slots", (n, *cs), f"neural index {i} ({a['neural'][i]}) is {what}")
+        out[(n, i)] = cs[0]
     return out
 
 
@@ -182,7 +264,9 @@ def _cubic(d: Diagram, c: str, branches) -> dict:
     if len(slots) != 2:
         raise RuleError("cubic", c, f"a cubic vertex joins exactly two neural indices (this one {len(slots)})")
     (l1, s1), (l2, s2) = slots
-    b1, b2 = branches[l1], branches[l2]
+    b1, b2 = branches.get(l1), branches.get(l2)
+    if b1 is None or b2 is None:
+        raise _Skip
     fields: list = []
     if t == "W":
         for leg, s, br in ((l1, s1, b1), (l2, s2, b2)):
@@ -219,37 +303,37 @@ def _cubic(d: Diagram, c: str, branches) -> dict:
     return {"type": t, "slots": slots, "weight": weight, "factor": factor, "blob": blob}
 
 
-def _lines(d: Diagram, legs, branches, slot_cubic) -> dict:
+def _lines(d: Diagram, n: str, branches, slot_cubic) -> dict:
+    """The internal lines opened by leg ``n``: {line: its leg, type, end cubics, end samples}."""
     g = d.graph
     out = {}
-    for n in legs:
-        br = branches[n]
-        src = {}
-        for e in d.edges(n, "src"):
-            if e["index"] in src or not 0 <= e["index"] < len(br.lines):
-                raise RuleError("line", e["id"], f"branch {br.name} of leg {n} opens {len(br.lines)} line(s)")
-            src[e["index"]] = e["target"]
-        for k, spec in enumerate(br.lines):
-            if k not in src:
-                raise RuleError("line", n, f"branch {br.name} opens a {spec.type} line (number {k}); it is missing")
-            ln = src[k]
-            if g.nodes[ln]["type"] != spec.type:
-                raise RuleError("line", ln, f"this line must be of type {spec.type}")
-            ends = {e["index"]: e["target"] for e in d.edges(ln, "end")}
-            if sorted(ends) != list(range(len(spec.ends))) or len(d.edges(ln, "end")) != len(spec.ends):
-                raise RuleError("line", ln, f"a {spec.type} line has {len(spec.ends)} ends, each on one cubic vertex")
-            cubics, samples = [], []
-            for e, (where, samp) in enumerate(spec.ends):
-                kind, idx = where
-                want = slot_cubic[(n, idx)] if kind == "slot" else slot_cubic[(n, br.owns[idx].slots[0])]
-                if ends[e] != want:
-                    raise RuleError("line", ln, f"end {e} must sit on {want}, the neuron the branch gives it")
-                cubics.append(want)
-                samples.append(g.nodes[n]["samples"][samp])
-            out[ln] = {"leg": n, "type": spec.type, "cubics": tuple(cubics), "samples": tuple(samples)}
-    for ln in d.nodes("line"):
-        if ln not in out or len(d.edges(ln, "src")) != 1:
-            raise RuleError("line", ln, "an internal line is opened by exactly one external leg (src edge)")
+    br = branches[n]
+    if br is None:
+        raise _Skip
+    src = {}
+    for e in d.edges(n, "src"):
+        if e["index"] in src or not 0 <= e["index"] < len(br.lines):
+            raise RuleError("line", e["id"], f"branch {br.name} of leg {n} opens {len(br.lines)} line(s)")
+        src[e["index"]] = e["target"]
+    for k, spec in enumerate(br.lines):
+        if k not in src:
+            raise RuleError("line", n, f"branch {br.name} opens a {spec.type} line (number {k}); it is missing")
+        ln = src[k]
+        if g.nodes[ln]["type"] != spec.type:
+            raise RuleError("line", ln, f"this line must be of type {spec.type}")
+        ends = {e["index"]: e["target"] for e in d.edges(ln, "end")}
+        if sorted(ends) != list(range(len(spec.ends))) or len(d.edges(ln, "end")) != len(spec.ends):
+            raise RuleError("line", ln, f"a {spec.type} line has {len(spec.ends)} ends, each on one cubic vertex")
+        cubics, samples = [], []
+        for e, (where, samp) in enumerate(spec.ends):
+            kind, idx = where
+            want = slot_cubic[(n, idx)] if kind == "slot" else slot_cubic[(n, br.owns[idx].slots[0])]
+            if ends[e] != want:
+                raise RuleError("line", (ln, ends[e], want),
+                                f"end {e} must sit on {want}, the neuron the branch gives it")
+            cubics.append(want)
+            samples.append(g.nodes[n]["samples"][samp])
+        out[ln] = {"leg": n, "type": spec.type, "cubics": tuple(cubics), "samples": tuple(samples)}
     return out
 
 
@@ -301,8 +385,9 @@ def _vertex(d: Diagram, v: str, lines, blob_of) -> dict:
 
     for p, ports in zip(pairs, port_pairs):
         if neuron(ports[0]) != neuron(ports[1]):
-            raise RuleError("kronecker", p, "the pair's two indices sit on different neurons (blobs): "
-                                            "its Kronecker delta vanishes")
+            raise RuleError("kronecker", (p, neuron(ports[0]), neuron(ports[1])),
+                            "the pair's two indices sit on different neurons (blobs): "
+                            "its Kronecker delta vanishes")
     dummies = [f"b{i + 1}" for i in range(m)]
     labels = tuple(dummies[l] if l < m else lines[touched[l - m]]["samples"][s] for l, s in storage)
     return {"id": v, "name": name, "labels": labels, "lines": touched, "zports": zports, "dummies": dummies}

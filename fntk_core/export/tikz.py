@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 
-from ..diagrams.io import diagram_to_json, loads
-from ..diagrams.model import Diagram, DiagramError
+from ..diagrams.io import MARK, diagram_to_json, diagrams_from_text
+from ..diagrams.model import Diagram
 from .latex import TENSOR_TEX, label_tex
 
-MARK = "%fntk|"
 COMPAT = r"\tikzfeynmanset{compat=1.1.0}"
 _VERTEX_STYLE = {"cubic": "dot", "blob": "blob", "vertex": "crossed dot", "pair": "square dot", "line": "small, dot"}
 _LEG_TEX = {"z": "z", "ntk": r"\Delta\hat\Theta", "dntk": r"\widehat{dH}", "ddntkI": r"\widehat{dd_IH}",
@@ -91,20 +90,8 @@ def tikz_document(snippets, captions=None) -> str:
 
 def diagrams_from_tikz(text: str) -> list[Diagram]:
     """Every diagram embedded in an exported .tex file (in file order)."""
-    out, chunk = [], []
-    for line in text.splitlines():
-        if line.startswith(MARK):
-            chunk.append(line[len(MARK):])
-        elif chunk:
-            out.append(loads("".join(chunk)))
-            chunk = []
-    if chunk:
-        out.append(loads("".join(chunk)))
-    return out
+    return diagrams_from_text(text)
 
 
 def diagram_from_tikz(text: str) -> Diagram:
-    found = diagrams_from_tikz(text)
-    if not found:
-        raise DiagramError("no embedded fntk diagram (lines starting with %fntk|) in this TeX file")
-    return found[0]
+    return diagrams_from_text(text)[0]

@@ -60,6 +60,8 @@ class Term:
     tensor: TensorRef | None = None
     # builder-only: sigma factors not yet closed into an expectation
     pending: tuple[Field, ...] = field(default=(), repr=False)
+    # which diagram produced the term (a library id such as "F/2"); not part of its value
+    source: str | None = field(default=None, repr=False, compare=False)
 
     def labels(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}

@@ -1,9 +1,11 @@
-"""Monte-Carlo ensembles of finite-width MLPs (TensorFlow), theory.md sections 1-2.
+"""Monte-Carlo ensembles of finite-width MLPs (TensorFlow), docs/theory.md sections 1-2.
 
     sample(spec, inputs, *, networks, width=None, outputs=None, tensors=(...), seed=0,
            dtype="float64", chunk=None, progress=None, cancel=None, rao_blackwell=True,
-           control_variates=True, compare_plain=False) -> Result
+           control_variates=True, compare_plain=False, allow_nonfinite=False) -> Result
     iter_sample(..., every=k)  -> generator of partial Results, then the final one
+    SamplingSession(spec, inputs, networks=..., ...): start(), step(), snapshot(), cancel(),
+           done, result() -- the same job driven step by step (e.g. by a GUI worker)
 
 Importing this package does not import TensorFlow: the engine is loaded when a job starts.
 """
@@ -15,22 +17,7 @@ import os
 # TensorFlow is first imported (lazily, by the engine).  An explicit value still wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-DEFAULT_TENSORS = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B")
+from ..tensors import DEFAULT_TENSORS  # noqa: E402
+from .api import SamplingSession, iter_sample, sample  # noqa: E402
 
-
-def sample(spec, inputs, **kwargs):
-    from .api import sample as _sample
-
-    return _sample(spec, inputs, **kwargs)
-
-
-def iter_sample(spec, inputs, **kwargs):
-    from .api import iter_sample as _iter_sample
-
-    return _iter_sample(spec, inputs, **kwargs)
-
-
-sample.__doc__ = "Draw `networks` networks and estimate `tensors` with standard errors; see fntk_core.sampling.api.sample."
-iter_sample.__doc__ = "Generator of partial Results every `every` networks; see fntk_core.sampling.api.iter_sample."
-
-__all__ = ["sample", "iter_sample", "DEFAULT_TENSORS"]
+__all__ = ["DEFAULT_TENSORS", "SamplingSession", "iter_sample", "sample"]

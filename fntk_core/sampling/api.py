@@ -1,27 +1,30 @@
-"""sample() / iter_sample(): Monte-Carlo estimates of the statistics of theory.md section 2.
+"""SamplingSession, sample(), iter_sample(): Monte-Carlo estimates of docs/theory.md section 2.
 
 This module itself imports no TensorFlow; the engine (which does) is imported when a
-sampling job starts.
+session starts.
 """
 from __future__ import annotations
 
 import time
 import warnings
-from typing import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from ..jobs import is_cancelled as _is_cancelled
-from ..results import Result, library_versions
+from ..errors import NonFiniteError
+from ..jobs import Progress, ProgressCallback, is_cancelled
+from ..results import Result, ResultMeta, library_versions
 from ..spec import NetworkSpec, SpecError, check_inputs
-from .estimators import NEEDS, RB_FEATURES, Accumulator, estimate_with_errors
-
-
-DEFAULT_TENSORS = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B")
-SUPPORTED = ("K", "Theta", "K1", "Theta1", "V", "D", "F", "A", "B", "P", "Q", "R", "S", "T", "U")
-NOT_SAMPLED = ()  # every tensor of the solver is estimated (R, S, T, U by the ddNTK forward equations)
-DDNTK = ("R", "S", "T", "U")
-PLAIN_ONLY = ("P", "Q") + DDNTK  # no Rao-Blackwellised estimator
+from ..tensors import DEFAULT_TENSORS, RANKS, check_tensor_names
+from .estimators import (
+    NEEDS,
+    PAIR_TENSORS,
+    PLAIN_ONLY,
+    RB_FEATURES,
+    Accumulator,
+    estimate_with_errors,
+    tensor_sources,
+)
 
 _CHUNK_BYTES = 96 * 2**20  # working memory aimed at per chunk
 _MAX_CHUNK = 64
@@ -101,20 +104,27 @@ def wanted_features(names, *, rb: bool = True, plain: bool = True, control_varia
     return out
 
 
-class _Run:
-    def __init__(self, spec, inputs, *, networks, width, outputs, tensors, seed, dtype, chunk, rao_blackwell,
-                 max_chunk=None, control_variates=True, compare_plain=False):
+class SamplingSession:
+    """One sampling job, driven step by step (the app's worker, ``iter_sample``, ``sample``).
+
+    ``SamplingSession(spec, inputs, networks=..., ...)`` checks its arguments (no TensorFlow);
+    ``start()`` builds the ensemble (imports TensorFlow); each ``step()`` draws one chunk of
+    networks and returns a :class:`~fntk_core.jobs.Progress`; ``snapshot()`` gives the
+    estimates so far; ``cancel()`` stops it: ``result()`` then returns the estimates from the
+    networks drawn so far with ``meta["cancelled"] is True``.  Arguments as :func:`sample`.
+    """
+
+    def __init__(self, spec: NetworkSpec, inputs, *, networks: int, width=None, outputs=None,
+                 tensors: Iterable[str] = DEFAULT_TENSORS, seed: int = 0, dtype: str = "float64",
+                 chunk: int | None = None, rao_blackwell: bool = True, control_variates: bool = True,
+                 compare_plain: bool = False, allow_nonfinite: bool = False, max_chunk: int | None = None):
         if isinstance(networks, bool) or not isinstance(networks, (int, np.integer)) or networks < 1:
             raise ValueError(f"networks: must be an integer >= 1, got {networks!r}")
         if dtype not in ("float64", "float32"):
             raise ValueError(f"dtype: float64 or float32, got {dtype!r}")
-        names = list(dict.fromkeys(tensors))
-        for name in names:
-            if name in NOT_SAMPLED:
-                raise ValueError(f"tensor {name!r}: not estimated by the sampler")
-            if name not in SUPPORTED:
-                raise ValueError(f"unknown tensor {name!r}; the sampler knows: {', '.join(SUPPORTED)}")
-        self.names = names
+        if chunk is not None and (isinstance(chunk, bool) or int(chunk) < 1):
+            raise ValueError(f"chunk: must be >= 1, got {chunk!r}")
+        self.names = check_tensor_names(tensors, engine="sampler")
         self.x = check_inputs(inputs, spec.n0)
         self.spec, self.widths = resolve_widths(spec, width, outputs)
         self.networks = int(networks)
@@ -122,122 +132,178 @@ class _Run:
         self.dtype = dtype
         self.rb = bool(rao_blackwell)
         self.compare = bool(compare_plain)  # both estimators, for meta["variance_ratio"]
+        self.allow_nonfinite = bool(allow_nonfinite)
         L, N = self.spec.depth, self.x.shape[0]
         self.dims = [self.spec.n0] + self.widths
         self.nprev = np.array(self.dims[:-1], dtype=float)  # n_{l-1} for l = 1..L
-        self.need_ddntk = any(n in DDNTK for n in names)
-        self.need_dntk = self.need_ddntk or any(n in ("P", "Q") for n in names)
-        self.need_ntk = self.need_dntk or any(n in ("Theta", "Theta1", "D", "A", "F", "B") for n in names)
+        sources = tensor_sources(self.names)
+        self.need_ddntk = "ddntk" in sources
+        self.need_dntk = self.need_ddntk or "dntk" in sources
+        self.need_ntk = self.need_dntk or "ntk" in sources
         dbytes = 8 if dtype == "float64" else 4
-        full_ntk = bool(wanted_features(names) & {"f4", "b4", "rf4", "rb4"})  # (either estimator: same path)
+        full_ntk = bool(wanted_features(self.names) & {"f4", "b4", "rf4", "rb4"})  # (either estimator: same path)
         self.chunk = int(chunk) if chunk else _auto_chunk(self.dims, N, self.need_ntk, self.need_dntk, dbytes,
                                                           full_ntk, self.need_ddntk)
-        if self.chunk < 1:
-            raise ValueError("chunk: must be >= 1")
         self.chunk = min(self.chunk, self.networks, max_chunk or self.networks)
         feat_floats = L * (3 * N * N + (16 if self.need_ddntk else 12) * N**4)
         self.blocks = int(max(MIN_BLOCKS, min(MAX_BLOCKS, _BLOCK_BYTES // (8 * feat_floats))))
-        self.k_inf = self.theta_inf = None
-        self.cv = bool(control_variates) and L >= 3 and any(n in ("K", "Theta", "K1", "Theta1") for n in names)
+        self.cv = bool(control_variates) and L >= 3 and any(n in ("K", "Theta", "K1", "Theta1") for n in self.names)
         self.cv_note = None
-        if "K1" in names or "Theta1" in names or self.cv:
+        self.k_inf = self.theta_inf = None
+        self.ens = None
+        self.acc = Accumulator(self.blocks)
+        self.networks_drawn = 0
+        self.cancelled = False
+        self.t0 = None
+        self.warned = False
+
+    # -- the job ------------------------------------------------------------------------
+    def start(self) -> SamplingSession:
+        """Solve the infinite-width reference (if needed) and build the ensemble (TensorFlow)."""
+        if self.ens is not None:
+            return self
+        self.t0 = time.perf_counter()
+        if "K1" in self.names or "Theta1" in self.names or self.cv:
             from ..solver import solve  # infinite-width K, Theta of the same network
 
             try:
                 ref = solve(self.spec, self.x, tensors=["K", "Theta"])
                 self.k_inf, self.theta_inf = np.asarray(ref.tensors["K"]), np.asarray(ref.tensors["Theta"])
             except Exception as exc:  # only the control variates need it: go on without them
-                if "K1" in names or "Theta1" in names:
+                if "K1" in self.names or "Theta1" in self.names:
                     raise
                 self.cv, self.cv_note = False, f"solver failed ({exc}); no control variates"
-
+                warnings.warn(f"fntk sample: control variates switched off: {self.cv_note}", RuntimeWarning,
+                              stacklevel=2)
         # Rao-Blackwellised only (the default): no plain features, so (without dNTK) the engine
         # draws no layer-L weights and runs no layer-L GEMMs (engine.Ensemble.skip_last)
-        self.features = wanted_features(names, rb=self.rb or self.compare, plain=(not self.rb) or self.compare,
-                                        control_variates=self.cv)
+        self.features = wanted_features(self.names, rb=self.rb or self.compare,
+                                        plain=(not self.rb) or self.compare, control_variates=self.cv)
 
         from . import engine  # TensorFlow is imported here, not before
 
         self.tfinfo = engine.configure_tf()
-        self.ens = engine.cached_ensemble(self.spec, self.x, self.widths, seed=self.seed, dtype=dtype,
+        self.ens = engine.cached_ensemble(self.spec, self.x, self.widths, seed=self.seed, dtype=self.dtype,
                                           chunk=self.chunk, blocks=self.blocks, need_ntk=self.need_ntk,
                                           need_dntk=self.need_dntk, control_variates=self.cv,
                                           features=self.features, need_ddntk=self.need_ddntk)
-        self.acc = Accumulator(self.blocks)
-        self.done = 0
-        self.t0 = time.perf_counter()
-        self.warned = False
+        return self
 
-    def step(self) -> None:
-        valid = min(self.chunk, self.networks - self.done)
-        sums, counts, bad = self.ens.run_chunk(self.done, valid, self.seed)
-        self.acc.add(sums, counts, bad, valid)
-        self.done += valid
+    @property
+    def done(self) -> bool:
+        return self.cancelled or self.networks_drawn >= self.networks
 
+    def progress(self) -> Progress:
+        return Progress(self.networks_drawn, self.networks, "sample")
+
+    def step(self) -> Progress:
+        """Draw one chunk of networks (starting the session first if needed)."""
+        if not self.done:
+            self.start()
+            valid = min(self.chunk, self.networks - self.networks_drawn)
+            sums, counts, bad = self.ens.run_chunk(self.networks_drawn, valid, self.seed)
+            self.acc.add(sums, counts, bad, valid)
+            self.networks_drawn += valid
+        return self.progress()
+
+    def cancel(self) -> None:
+        """Stop after the chunk in progress; ``result()`` keeps what was drawn."""
+        self.cancelled = self.networks_drawn < self.networks
+
+    def snapshot(self) -> Result:
+        """The estimates from the networks drawn so far (meta ``partial`` until done)."""
+        return self._estimates(partial=not self.done)
+
+    def result(self) -> Result:
+        """The final Result; after cancel(), the estimates so far with ``meta["cancelled"]``."""
+        if not self.done:
+            raise RuntimeError("SamplingSession.result(): not done; call step() until done, or cancel()")
+        return self._estimates(partial=False)
+
+    # -- estimates ------------------------------------------------------------------------
     def _ratio_note(self) -> str:
+        skip_last = self.ens is not None and self.ens.skip_last
         why = ("only the " + ("Rao-Blackwellised" if self.rb else "plain") + " estimators were computed"
-               + (" (they need no layer-L weights: those were not drawn)" if self.ens.skip_last else ""))
+               + (" (they need no layer-L weights: those were not drawn)" if skip_last else ""))
         return (f"variance_ratio not computed: {why}; pass compare_plain=True (fntk sample --compare-plain) "
                 "for Var(Rao-Blackwellised) / Var(plain)")
 
-    def result(self, *, partial: bool, cancelled: bool = False) -> Result:
+    def _meta(self, partial: bool) -> ResultMeta:
+        acc, info = self.acc, getattr(self, "tfinfo", {})
+        return ResultMeta(
+            source="sampler", network=self.spec.to_dict(), inputs=self.x.tolist(), dtype=self.dtype,
+            device=info.get("device"), seed=self.seed, networks=self.networks, networks_used=acc.used,
+            seconds=round(time.perf_counter() - self.t0, 3) if self.t0 is not None else 0.0,
+            versions=library_versions(), cancelled=self.cancelled, partial=partial,
+            extra={
+                "networks_drawn": acc.drawn,
+                "nan_count": acc.bad,
+                "gpu_memory_growth": info.get("gpu_memory_growth"),
+                "tensor_float_32": info.get("tensor_float_32"),
+                "tensorflow": info.get("tensorflow"),
+                "chunk": self.chunk,
+                "jackknife_blocks": self.blocks,
+                "estimator": "rao_blackwell" if self.rb else "plain",
+                "rao_blackwellised": [n for n in self.names if self.rb and n not in PLAIN_ONLY],
+                "normalisation": "first-order tensors are n_{l-1} x cumulant (n_0 at l = 1); K1, Theta1 = "
+                                 "n_{l-1} (sampled mean - infinite-width solver value); layer 1 exactly zero",
+                "rng": "Philox (StatelessRandomNormalV2), key = seed, network e owns counters [e*M/2, (e+1)*M/2)",
+                # False: Rao-Blackwellised only, W^(L), b^(L) not needed
+                "last_layer_drawn": None if self.ens is None else not self.ens.skip_last,
+                "tf_function_traces": None if self.ens is None else self.ens.traces,
+            })
+
+    def _check_finite(self, tensors: dict) -> None:
+        """NonFiniteError for an inf/NaN estimate (not for layers a width of 1 leaves undefined)."""
+        for name, arr in tensors.items():
+            for li, layer in enumerate(range(1, self.spec.depth + 1)):
+                undefined = (name in PAIR_TENSORS and li > 0 and self.widths[li] < 2
+                             and not (self.rb and name not in PLAIN_ONLY))
+                if not undefined and not np.all(np.isfinite(arr[li])):
+                    what = "inf" if np.isinf(arr[li]).any() else "NaN"
+                    raise NonFiniteError(
+                        f"{name} at layer {layer} is {what} (sampled networks overflow: the inputs, C_W or the depth "
+                        "are too large, or the activation diverges); pass allow_nonfinite=True "
+                        "(fntk --allow-nonfinite) to keep such values", tensor=name, layer=layer)
+
+    def _estimates(self, *, partial: bool) -> Result:
         acc = self.acc
         L = self.spec.depth
+        meta = self._meta(partial)
         kw = dict(k_inf=self.k_inf, theta_inf=self.theta_inf, layer_widths=self.widths, control_variates=self.cv)
-        meta = {
-            "kind": "sampled",
-            "network": self.spec.to_dict(),
-            "inputs": self.x.tolist(),
-            "dtype": self.dtype,
-            "device": self.tfinfo["device"],
-            "gpu_memory_growth": self.tfinfo["gpu_memory_growth"],
-            "tensor_float_32": self.tfinfo["tensor_float_32"],
-            "networks_requested": self.networks,
-            "networks_drawn": acc.drawn,
-            "networks_used": acc.used,
-            "nan_count": acc.bad,
-            "seed": self.seed,
-            "chunk": self.chunk,
-            "jackknife_blocks": self.blocks,
-            "estimator": "rao_blackwell" if self.rb else "plain",
-            "rao_blackwellised": [n for n in self.names if self.rb and n not in PLAIN_ONLY],
-            "normalisation": "first-order tensors are n_{l-1} x cumulant (n_0 at l = 1); K1, Theta1 = "
-                             "n_{l-1} (sampled mean - infinite-width solver value); layer 1 exactly zero",
-            "rng": "Philox (StatelessRandomNormalV2), key = seed, network e owns counters [e*M/2, (e+1)*M/2)",
-            "last_layer_drawn": not self.ens.skip_last,  # False: Rao-Blackwellised only, W^(L), b^(L) not needed
-            "library_versions": library_versions(),
-            "tensorflow": self.tfinfo["tensorflow"],
-            "tf_function_traces": self.ens.traces,
-            "elapsed_s": round(time.perf_counter() - self.t0, 3),
-            "partial": partial,
-            "cancelled": cancelled,
-            "not_sampled": list(NOT_SAMPLED),
-        }
         if acc.used == 0 or acc.sums is None:
-            nan = {n: np.full((L,) + (self.x.shape[0],) * (2 if n in ("K", "Theta", "K1", "Theta1") else 4), np.nan)
-                   for n in self.names}
+            if acc.drawn and not partial and not self.cancelled and not self.allow_nonfinite:
+                raise NonFiniteError(f"all {acc.drawn} sampled networks produced inf or NaN (overflow: the inputs, "
+                                     "C_W or the depth are too large, or the activation diverges); pass "
+                                     "allow_nonfinite=True (fntk --allow-nonfinite) to keep such values")
+            nan = {n: np.full((L,) + (self.x.shape[0],) * RANKS[n], np.nan) for n in self.names}
             meta["variance_ratio"] = {} if self.compare else None
             if not self.compare:
                 meta["variance_ratio_note"] = self._ratio_note()
+            self._warn_dropped(partial)
             return Result(list(range(1, L + 1)), nan, meta, {k: v.copy() for k, v in nan.items()})
-        tensors, stderr = estimate_with_errors(acc, self.names, self.nprev, rb=self.rb, **kw)
-        if self.rb:  # conditional on nothing, layer 1 is exact: no error, only rounding
-            for n in ("K", "Theta"):
-                if n in stderr:
-                    stderr[n][0] = 0.0
-        if self.compare:  # the other estimator, for the variance ratio (Rao-Blackwellised vs plain)
-            other_t, other_se = estimate_with_errors(acc, self.names, self.nprev, rb=not self.rb, **kw)
-            se_rb, se_plain = (stderr, other_se) if self.rb else (other_se, stderr)
-            ratio = {}
-            for n in self.names:
-                a, b = se_rb[n][1:], se_plain[n][1:]
-                ok = np.isfinite(a) & np.isfinite(b)
-                den = float((b[ok] ** 2).sum())
-                ratio[n] = float((a[ok] ** 2).sum() / den) if den > 0 else None
-            meta["variance_ratio"] = ratio  # Var(Rao-Blackwellised) / Var(plain), layers >= 2
-        else:
-            meta["variance_ratio"] = None
-            meta["variance_ratio_note"] = self._ratio_note()
+        with np.errstate(all="ignore"):  # non-finite estimates are checked below
+            tensors, stderr = estimate_with_errors(acc, self.names, self.nprev, rb=self.rb, **kw)
+            if self.rb:  # conditional on nothing, layer 1 is exact: no error, only rounding
+                for n in ("K", "Theta"):
+                    if n in stderr:
+                        stderr[n][0] = 0.0
+            if self.compare:  # the other estimator, for the variance ratio (Rao-Blackwellised vs plain)
+                _, other_se = estimate_with_errors(acc, self.names, self.nprev, rb=not self.rb, **kw)
+                se_rb, se_plain = (stderr, other_se) if self.rb else (other_se, stderr)
+                # Var(Rao-Blackwellised) / Var(plain), layers >= 2
+                meta["variance_ratio"] = {n: _variance_ratio(se_rb[n][1:], se_plain[n][1:]) for n in self.names}
+            else:
+                meta["variance_ratio"] = None
+                meta["variance_ratio_note"] = self._ratio_note()
+            if self.cv:
+                _, se0 = estimate_with_errors(acc, self.names, self.nprev, rb=self.rb, **dict(kw, control_variates=False))
+                # Var(with) / Var(without), layers >= 3
+                meta["variance_ratio_control_variates"] = {
+                    n: _variance_ratio(stderr[n][2:], se0[n][2:]) for n in self.names
+                    if n in ("K", "Theta", "K1", "Theta1")}
+        if not self.allow_nonfinite and not partial and not self.cancelled:
+            self._check_finite(tensors)
         meta["control_variates"] = self.cv
         slopes = self.spec.activation.slopes
         if self.need_dntk and slopes is not None and slopes[0] != slopes[1]:
@@ -250,29 +316,30 @@ class _Run:
                                   "distributional recursions do not apply)")
         if self.cv_note:
             meta["control_variates_note"] = self.cv_note
-        if self.cv:
-            kw0 = dict(kw, control_variates=False)
-            _, se0 = estimate_with_errors(acc, self.names, self.nprev, rb=self.rb, **kw0)
-            cvr = {}
-            for n in self.names:
-                if n in ("K", "Theta", "K1", "Theta1"):
-                    a, b = stderr[n][2:], se0[n][2:]
-                    ok = np.isfinite(a) & np.isfinite(b)
-                    den = float((b[ok] ** 2).sum())
-                    cvr[n] = float((a[ok] ** 2).sum() / den) if den > 0 else None
-            meta["variance_ratio_control_variates"] = cvr  # Var(with) / Var(without), layers >= 3
+        self._warn_dropped(partial)
+        return Result(list(range(1, L + 1)), tensors, meta, stderr)
+
+    def _warn_dropped(self, partial: bool) -> None:
+        acc = self.acc
         if acc.bad and not partial and not self.warned:
             self.warned = True
             warnings.warn(f"fntk sample: {acc.bad} of {acc.drawn} networks produced NaN or Inf and were dropped "
-                          f"from the estimates", RuntimeWarning, stacklevel=3)
-        return Result(list(range(1, L + 1)), tensors, meta, stderr)
+                          f"from the estimates", RuntimeWarning, stacklevel=4)
+
+
+def _variance_ratio(se_a: np.ndarray, se_b: np.ndarray) -> float | None:
+    """sum se_a^2 / sum se_b^2 over the components where both are finite (None if 0 / 0)."""
+    ok = np.isfinite(se_a) & np.isfinite(se_b)
+    den = float((se_b[ok] ** 2).sum())
+    return float((se_a[ok] ** 2).sum() / den) if den > 0 else None
 
 
 def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs=None,
                 tensors: Iterable[str] = DEFAULT_TENSORS, seed: int = 0, dtype: str = "float64",
-                chunk: int | None = None, progress: Callable[[int, int], None] | None = None,
+                chunk: int | None = None, progress: ProgressCallback | None = None,
                 cancel=None, rao_blackwell: bool = True, every: int | None = None,
-                control_variates: bool = True, compare_plain: bool = False) -> Iterator[Result]:
+                control_variates: bool = True, compare_plain: bool = False,
+                allow_nonfinite: bool = False) -> Iterator[Result]:
     """Yield partial Results every ``every`` networks (at chunk boundaries), then the final one.
 
     ``compare_plain``: compute the plain estimators too (besides the Rao-Blackwellised ones,
@@ -285,42 +352,46 @@ def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs
 
     ``cancel``: a callable returning True or a threading.Event; it is polled between chunks.
     On cancellation the estimates from the networks drawn so far are yielded (meta
-    ``cancelled`` True, ``networks_used``) and the generator ends.  ``progress(done, total)``
-    is called after every chunk.
+    ``cancelled`` True, ``networks_used``) and the generator ends.  ``progress`` receives a
+    :class:`~fntk_core.jobs.Progress` (networks done of total) after every chunk.  An inf or
+    NaN estimate raises NonFiniteError naming tensor and layer, unless ``allow_nonfinite``.
     """
     if every is not None:
         every = max(1, int(every))
-    run = _Run(spec, inputs, networks=networks, width=width, outputs=outputs, tensors=tensors, seed=seed,
-               dtype=dtype, chunk=chunk, rao_blackwell=rao_blackwell, control_variates=control_variates,
-               compare_plain=compare_plain, max_chunk=every if (every and chunk is None) else None)  # auto chunk <= reporting interval
+    session = SamplingSession(spec, inputs, networks=networks, width=width, outputs=outputs, tensors=tensors,
+                              seed=seed, dtype=dtype, chunk=chunk, rao_blackwell=rao_blackwell,
+                              control_variates=control_variates, compare_plain=compare_plain,
+                              allow_nonfinite=allow_nonfinite,
+                              max_chunk=every if (every and chunk is None) else None)  # auto chunk <= reporting interval
+    session.start()
     next_report = every
-    while run.done < run.networks:
-        if _is_cancelled(cancel):
-            yield run.result(partial=False, cancelled=True)
-            return
-        run.step()
+    while not session.done:
+        if is_cancelled(cancel):
+            session.cancel()
+            break
+        p = session.step()
         if progress is not None:
-            progress(run.done, run.networks)
-        if every and run.done >= next_report and run.done < run.networks:
-            while next_report <= run.done:
+            progress(p)
+        if every and p.done >= next_report and not session.done:
+            while next_report <= p.done:
                 next_report += every
-            yield run.result(partial=True)
-    yield run.result(partial=False)
+            yield session.snapshot()
+    yield session.result()
 
 
 def sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs=None,
            tensors: Iterable[str] = DEFAULT_TENSORS, seed: int = 0, dtype: str = "float64",
-           chunk: int | None = None, progress: Callable[[int, int], None] | None = None,
+           chunk: int | None = None, progress: ProgressCallback | None = None,
            cancel=None, rao_blackwell: bool = True, control_variates: bool = True,
-           compare_plain: bool = False) -> Result:
+           compare_plain: bool = False, allow_nonfinite: bool = False) -> Result:
     """Draw ``networks`` networks and estimate ``tensors`` with standard errors (Result.stderr).
 
     ``compare_plain``: also compute the other estimator and report meta ``variance_ratio``
-    (see ``iter_sample``)."""
+    (see ``iter_sample``, also for ``progress``, ``cancel`` and ``allow_nonfinite``)."""
     last = None
     for last in iter_sample(spec, inputs, networks=networks, width=width, outputs=outputs, tensors=tensors,
                             seed=seed, dtype=dtype, chunk=chunk, progress=progress, cancel=cancel,
                             rao_blackwell=rao_blackwell, every=None, control_variates=control_variates,
-                            compare_plain=compare_plain):
+                            compare_plain=compare_plain, allow_nonfinite=allow_nonfinite):
         pass
     return last

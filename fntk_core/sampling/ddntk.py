@@ -24,9 +24,6 @@ import tensorflow as tf
 
 from .tf_activations import tf_derivative
 
-DDNTK_FEATURES = frozenset({"ddr4", "dds4", "ddt4", "ddu4"})
-
-
 def _lift_leg(T, G, leg, m):
     """T (E, A0, A1, A2, A3) with leg ``leg`` of size N m: sum_k T[.., (a,k), ..] G[e,a,x,k] -> N n."""
     dims = T.shape.as_list()[1:]

@@ -24,6 +24,7 @@ from collections import OrderedDict
 import numpy as np
 import tensorflow as tf
 
+from .estimators import FEATURES, features_from
 from .rng import _philox_normal_rows_xla, _philox_normal_xla, xla_available
 from .tf_activations import tf_derivative
 
@@ -62,30 +63,18 @@ def configure_tf() -> dict:
     return dict(_CONFIGURED)
 
 
-def distribute_chunk(fn, *args):
-    """Where several devices would come in.
-
-    With a ``tf.distribute.Strategy`` (e.g. MirroredStrategy) the ensemble axis would be
-    sharded here: each replica runs ``fn`` on its own range of network indices
-    (e0 + replica * E/R, ...) and the block sums it returns are added with
-    ``strategy.reduce(SUM)``.  Everything else (streaming sums, jackknife) is unchanged.
-    Today: one device, a direct call.
-    """
-    return fn(*args)
-
-
 def _outer(a, b):
     # a (..., N, N), b (..., N, N) -> (..., N, N, N, N)
     return a[..., :, :, None, None] * b[..., None, None, :, :]
 
 
-# per-network features (see Ensemble.features); "r" = Rao-Blackwellised
-_Z_FEATURES = frozenset({"k2", "v4", "rk2", "rv4"})
-_NTK_FEATURES = frozenset({"t2", "d4", "a4", "f4", "b4", "rt2", "rd4", "ra4", "rf4", "rb4"})
-_DNTK_FEATURES = frozenset({"p4", "q4"})
-_FULL_NTK_FEATURES = frozenset({"f4", "b4", "rf4", "rb4"})  # need whole n x n NTK matrices
-_DDNTK_FEATURES = frozenset({"ddr4", "dds4", "ddt4", "ddu4"})  # R, S, T, U: see ddntk.py
-_RB_ONLY = frozenset({"rk2", "rv4", "rt2", "rd4", "ra4", "rf4", "rb4"})  # closed forms in layer l-1 quantities
+# per-network feature sets (see Ensemble.features), from the one registry estimators.FEATURES
+_Z_FEATURES = features_from("z")
+_NTK_FEATURES = features_from("ntk")
+_DNTK_FEATURES = features_from("dntk")
+_DDNTK_FEATURES = features_from("ddntk")  # R, S, T, U: see ddntk.py
+_FULL_NTK_FEATURES = frozenset(n for n, f in FEATURES.items() if f.full_ntk)  # need whole n x n NTK matrices
+_RB_ONLY = frozenset(n for n, f in FEATURES.items() if f.rao_blackwellised)  # closed forms in layer l-1 quantities
 
 
 def _gram(u, v=None):
@@ -653,15 +642,15 @@ class Ensemble:
 
     def run_chunk(self, e0: int, valid: int, seed: int | None = None):
         key = self.key if seed is None else int(seed) % (2**64)
-        sums, counts, bad = distribute_chunk(self._fn, tf.constant(e0, tf.int64), tf.constant(valid, tf.int32),
-                                             tf.constant([key], tf.uint64))
+        sums, counts, bad = self._fn(tf.constant(e0, tf.int64), tf.constant(valid, tf.int32),
+                                     tf.constant([key], tf.uint64))
         return {k: v.numpy() for k, v in sums.items()}, counts.numpy(), int(bad.numpy())
 
 
 # Ensembles (with their traced tf.function) are kept for reuse by later jobs with the same
 # network, inputs, widths, dtype, chunk, blocks and features; the seed is a tensor argument,
 # so a new seed does not retrace.
-_CACHE: "OrderedDict[tuple, Ensemble]" = OrderedDict()
+_CACHE: OrderedDict[tuple, Ensemble] = OrderedDict()
 _CACHE_SIZE = 8
 _CACHE_LOCK = threading.Lock()
 

@@ -8,19 +8,59 @@ delete-one-block jackknife over the G blocks; the point estimate uses all networ
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-# which features each tensor needs (plain names; the Rao-Blackwellised ones add "r")
+from ..tensors import TENSORS
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One per-network statistic the engine computes (definitions: engine.Ensemble.features)."""
+
+    name: str
+    source: str  # forward quantities it is computed from: "z", "ntk", "dntk" or "ddntk"
+    rao_blackwellised: bool = False  # closed form in layer l-1 quantities ("r" + plain name)
+    full_ntk: bool = False  # needs whole n x n NTK matrices, not only their diagonals
+
+
+# The one registry of features; the engine's and the sampler's feature sets derive from it.
+FEATURES: dict[str, Feature] = {f.name: f for f in (
+    Feature("k2", "z"), Feature("v4", "z"),
+    Feature("t2", "ntk"), Feature("d4", "ntk"), Feature("a4", "ntk"),
+    Feature("f4", "ntk", full_ntk=True), Feature("b4", "ntk", full_ntk=True),
+    Feature("p4", "dntk"), Feature("q4", "dntk"),
+    Feature("ddr4", "ddntk"), Feature("dds4", "ddntk"), Feature("ddt4", "ddntk"), Feature("ddu4", "ddntk"),
+    Feature("rk2", "z", True), Feature("rv4", "z", True),
+    Feature("rt2", "ntk", True), Feature("rd4", "ntk", True), Feature("ra4", "ntk", True),
+    Feature("rf4", "ntk", True, full_ntk=True), Feature("rb4", "ntk", True, full_ntk=True),
+)}
+
+
+def features_from(source: str) -> frozenset[str]:
+    return frozenset(n for n, f in FEATURES.items() if f.source == source)
+
+
+# plain features that also have a Rao-Blackwellised estimator; P, Q, R-U have none
+RB_FEATURES = frozenset(n[1:] for n, f in FEATURES.items() if f.rao_blackwellised)
+# which plain features each tensor's estimate needs (the Rao-Blackwellised ones add "r")
 NEEDS = {
     "K": ("k2",), "K1": ("k2",), "Theta": ("t2",), "Theta1": ("t2",),
     "V": ("v4", "k2"), "D": ("d4", "k2", "t2"), "A": ("a4", "t2"),
     "F": ("f4",), "B": ("b4",), "P": ("p4",), "Q": ("q4",),
     "R": ("ddr4",), "S": ("dds4",), "T": ("ddt4",), "U": ("ddu4",),
 }
-PAIR_TENSORS = ("V", "D", "A", "F", "B", "P", "Q", "R", "S", "T", "U")  # need two neurons at the layer (plain)
-RB_FEATURES = {"k2", "t2", "v4", "d4", "a4", "f4", "b4"}  # P, Q, R, S, T, U: plain estimator only
-FIRST_ORDER_SAMPLED = ("K1", "Theta1", "V", "D", "A", "F", "B", "P", "Q", "R", "S", "T", "U")
-DDNTK_TENSORS = ("R", "S", "T", "U")
+assert set(NEEDS) == {n for n, t in TENSORS.items() if t.sampler}, "fntk_core.tensors and NEEDS disagree"
+# tensors whose plain estimator needs two distinct neurons at the layer (undefined at width 1)
+PAIR_TENSORS = tuple(n for n, feats in NEEDS.items() if FEATURES[feats[0]].name.endswith("4"))
+PLAIN_ONLY = tuple(n for n, feats in NEEDS.items() if feats[0] not in RB_FEATURES)
+DDNTK_TENSORS = tuple(n for n, feats in NEEDS.items() if FEATURES[feats[0]].source == "ddntk")
+
+
+def tensor_sources(names) -> set[str]:
+    """The forward quantities ("z", "ntk", "dntk", "ddntk") the estimates of ``names`` need."""
+    return {FEATURES[f].source for name in names for f in NEEDS[name]}
 
 
 class Accumulator:
@@ -122,7 +162,7 @@ def estimate(m: dict, names, nprev: np.ndarray, *, rb: bool, k_inf=None, theta_i
             out[name] = scale(get(name.lower() + "4").copy())
         elif name in DDNTK_TENSORS:  # n_{l-1} x mean of dd_I H / dd_II H over their neuron pattern
             out[name] = scale(get(NEEDS[name][0]).copy())
-        if layer_widths is not None and name in PAIR_TENSORS and not (rb and name in ("V", "D", "A", "F", "B")):
+        if layer_widths is not None and name in PAIR_TENSORS and not (rb and name not in PLAIN_ONLY):
             for li, n in enumerate(layer_widths):
                 if n < 2 and li > 0:
                     out[name][..., li, :, :, :, :] = np.nan

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -92,11 +93,15 @@ def xla_available() -> bool:
         if os.environ.get("FNTK_SAMPLER_XLA_RNG", "1") == "0":
             _XLA = False
         else:
+            why = "its normals differ from StatelessRandomNormalV2's"
             try:  # eagerly, also when first asked while a tf.function is being traced
                 with tf.init_scope():
                     _XLA = _xla_matches_reference()
-            except Exception:  # no XLA in this build / on this device
-                _XLA = False
+            except Exception as exc:  # no XLA in this build / on this device
+                _XLA, why = False, f"XLA is not available ({type(exc).__name__})"
+            if not _XLA:  # the same numbers, only slower: say so (FNTK_SAMPLER_XLA_RNG=0 silences it)
+                warnings.warn(f"fntk sampler: the fast XLA random-number generator is off: {why}; using "
+                              "TensorFlow's slower StatelessRandomNormalV2 (same numbers)", RuntimeWarning, stacklevel=2)
     return _XLA
 
 
