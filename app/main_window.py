@@ -27,7 +27,7 @@ from fntk_core.files import atomic_write_text
 from fntk_core.results import Result
 from fntk_core.session import Session, document_kind
 
-from . import settings
+from . import qtfix, settings
 from .canvas import DiagramCanvas
 from .library_panel import LibraryPanel
 from .network_panel import NetworkPanel
@@ -55,6 +55,7 @@ def _load_diagrams(path) -> list:
 class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
+        qtfix.ensure()
         self.setWindowTitle("fntk")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)

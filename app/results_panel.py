@@ -7,7 +7,6 @@ first-order prediction K + K¹/n at the chosen width, and error bars for sampled
 """
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +31,13 @@ from PySide6.QtWidgets import (
 )
 
 from fntk_core.errors import FntkError
+from fntk_core.jobs import Progress
 from fntk_core.results import Result
-from fntk_core.solver import finite_width_prediction
+from fntk_core.solver import finite_width_prediction, iter_solve
 from fntk_core.spec import NetworkSpec
+from fntk_core.tensors import TENSORS
 
-from .core_api import TENSORS, Progress, iter_solve
+from . import qtfix
 from .runner import Runner
 
 DEBOUNCE_MS = 250
@@ -62,6 +63,7 @@ class ResultsPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        qtfix.ensure()
         self._spec: NetworkSpec | None = None
         self._inputs = None
         self._result: Result | None = None
@@ -103,6 +105,14 @@ class ResultsPanel(QWidget):
         self.plot.setLabel("bottom", "layer l")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.legend = self.plot.addLegend(offset=(10, 10))
+        colours = ("#1f77b4", "#d62728")   # the value, the first-order prediction
+        self._curve_items = [self.plot.plot([], [], pen=pg.mkPen(c, width=2), symbol="o", symbolSize=6,
+                                            symbolBrush=c) for c in colours]
+        self._labels = [""] * len(self._curve_items)
+        self._error_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0), beam=0.2,
+                                           pen=pg.mkPen(colours[0]))
+        self._error_bars.setVisible(False)
+        self.plot.addItem(self._error_bars)
         self.table = QTableWidget(0, 0)
         self.table.setToolTip("The plotted numbers; Ctrl+C copies the selection (all if none) as tab-separated text")
         QShortcut(QKeySequence.Copy, self.table, context=Qt.WidgetWithChildrenShortcut).activated.connect(self.copy_table)
@@ -298,19 +308,28 @@ class ResultsPanel(QWidget):
         return self._spec
 
     def redraw(self, *_):
-        self.plot.clear()
-        self.legend.clear()
-        curves = self.curves()
-        colours = itertools.cycle(["#1f77b4", "#d62728", "#2ca02c", "#9467bd"])
-        for (label, (x, y, err)), colour in zip(curves.items(), colours):
-            self.plot.plot(x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
-                           symbolBrush=colour, name=label)
-            if err is not None:
-                self.plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=0.2, pen=pg.mkPen(colour)))
+        # The plot items are made once and updated with setData: removing items from a
+        # pyqtgraph plot goes through GraphicsObject.itemChange, where PySide6 6.12 loses
+        # a reference per call (see fntk_app.__init__), and redraws should be cheap anyway.
+        curves = list(self.curves().items())
+        for i, item in enumerate(self._curve_items):
+            label, (x, y, _) = curves[i] if i < len(curves) else ("", (np.zeros(0), np.zeros(0), None))
+            item.setData(x, y)
+            item.setVisible(i < len(curves))
+            if label != self._labels[i]:
+                if self._labels[i]:
+                    self.legend.removeItem(item)
+                if label:
+                    self.legend.addItem(item, label)
+                self._labels[i] = label
+        err = curves[0][1] if curves and curves[0][1][2] is not None else None
+        if err is not None:
+            self._error_bars.setData(x=err[0], y=err[1], height=2 * err[2])
+        self._error_bars.setVisible(err is not None)
         name = self.plot_tensor.currentText()
         comp = ",".join(str(i + 1) for i in self.component())
         self.plot.setTitle(f"{name}[{comp}] per layer" if name else "")
-        self._fill_table(curves)
+        self._fill_table(dict(curves))
 
     def _fill_table(self, curves):
         cols = []

@@ -202,7 +202,7 @@ def test_open_a_sampled_result_shows_error_bars(qtbot, win, tmp_path):
     r.save(tmp_path / "sampled.json")
     assert win.open_path(tmp_path / "sampled.json")
     assert win.results.plot_tensor.currentText() == "K"
-    bars = [i for i in win.results.plot.getPlotItem().items if isinstance(i, pg.ErrorBarItem)]
+    bars = [i for i in win.results.plot.getPlotItem().items if isinstance(i, pg.ErrorBarItem) and i.isVisible()]
     assert len(bars) == 1
     np.testing.assert_array_equal(bars[0].opts["height"], 2 * 0.01 * k[:, 0, 1])
     assert win.results.table_text().splitlines()[0].split("\t") == ["layer", "sampled", "stderr"]
