@@ -20,12 +20,11 @@ def test_every_promised_name_is_exported():
     assert find_critical(get_activation("tanh"))["critical_points"]
 
 
-def test_library_is_public_when_the_diagrams_package_has_it():
-    import fntk_core.diagrams as diagrams
+def test_library_is_public():
+    from fntk_core import library
 
-    if hasattr(diagrams, "library"):  # branch diagrams adds library()
-        assert fntk_core.library is diagrams.library
-    assert "library" in fntk_core.__all__
+    entries = library()
+    assert "K" in entries and isinstance(entries["K"][0].diagram, fntk_core.Diagram)
 
 
 def test_import_does_not_import_tensorflow():

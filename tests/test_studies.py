@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from fntk_core.results import Result
-from fntk_core.studies import STUDIES, StudyCancelled, load_results, run_study
+from fntk_core.jobs import Progress
+from fntk_core.studies import STUDIES, load_results, run_study
 from fntk_core.studies import gradient_stability as gs
 
 TINY_GS = dict(networks=8, width=6, depths="1-3", c_w="0.25,2", seed=3)
@@ -104,14 +105,61 @@ def test_cancel_keeps_finished_points_and_resume_completes(tmp_path):
     def cancel():
         return pdir.exists() and len(list(pdir.glob("*.json"))) >= 1
 
-    with pytest.raises(StudyCancelled):
-        run_study("gradient-stability", tmp_path, cancel=cancel, **TINY_GS)
+    res = run_study("gradient-stability", tmp_path, cancel=cancel, **TINY_GS)  # no exception
+    assert res.cancelled is True and res.files == [] and len(res.computed) == 1
     assert len(list(pdir.glob("*.json"))) == 1
     assert not (tmp_path / "results.json").exists()
     seen = []
-    res = run_study("gradient-stability", tmp_path, progress=lambda d, t, label: seen.append((d, t)), **TINY_GS)
-    assert len(res.reused) == 1 and len(res.computed) == 1
-    assert seen and seen[-1][0] == pytest.approx(seen[-1][1])
+    res = run_study("gradient-stability", tmp_path, progress=seen.append, **TINY_GS)
+    assert not res.cancelled and len(res.reused) == 1 and len(res.computed) == 1
+    assert seen and all(isinstance(p, Progress) for p in seen)
+    assert seen[-1].done == seen[-1].total and "sampling done" in seen[-1].stage
+
+
+def test_interrupted_point_is_kept_and_continued(tmp_path):
+    """Cancelled in the middle of a point: its networks so far are stored, and the next run
+    continues from there to exactly the result of an uninterrupted run."""
+    opts = dict(networks=200, width=6, depths="1-3", c_w="2", seed=3)
+    steps = []
+
+    def cancel():
+        steps.append(1)
+        return len(steps) > 2  # after two chunks of the only point
+
+    res = run_study("gradient-stability", tmp_path / "a", cancel=cancel, **opts)
+    assert res.cancelled and not res.computed
+    partial = json.loads((tmp_path / "a" / "points" / "cw2_L3.partial.json").read_text())
+    assert 0 < partial["sampler_state"]["drawn"] < 200
+    resumed = run_study("gradient-stability", tmp_path / "a", **opts)
+    whole = run_study("gradient-stability", tmp_path / "b", **opts)
+    assert resumed.computed == whole.computed == ["cw2_L3"]
+    assert not (tmp_path / "a" / "points" / "cw2_L3.partial.json").exists()
+    for name in ("Theta", "K"):
+        np.testing.assert_array_equal(resumed.points[0].sampled[name], whole.points[0].sampled[name])
+        np.testing.assert_array_equal(resumed.points[0].sampled.stderr[name], whole.points[0].sampled.stderr[name])
+
+
+def test_corrupt_point_is_recomputed_with_a_warning(tmp_path):
+    run_study("gradient-stability", tmp_path, **TINY_GS)
+    bad = sorted((tmp_path / "points").glob("*.json"))[0]
+    bad.write_text("{truncated")
+    with pytest.warns(RuntimeWarning, match="unreadable.*recomputing"):
+        res = run_study("gradient-stability", tmp_path, **TINY_GS)
+    assert res.computed == [bad.stem]
+
+
+def test_figures_leave_matplotlib_state_alone():
+    """Studies draw with the object-oriented API: a Qt app's backend and pyplot stay untouched."""
+    code = ("import sys, tempfile, pathlib, matplotlib\n"
+            "matplotlib.use('svg')\n"
+            "from fntk_core.studies.base import new_figure, save_figure\n"
+            "fig, axes = new_figure(1, 2)\n"
+            "axes[0, 0].plot([1, 2], [3, 4])\n"
+            "d = pathlib.Path(tempfile.mkdtemp())\n"
+            "files = save_figure(fig, d, 'f', 'caption')\n"
+            "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules, all(f.stat().st_size > 500 for f in files))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert out.stdout.split() == ["svg", "False", "True"]
 
 
 def test_files_written_and_results_json_reloads(tmp_path):
@@ -144,7 +192,10 @@ def test_cli_study_and_option_errors(tmp_path, capsys):
         run_study("finite-width-corrections", tmp_path, depths="1-3")
     with pytest.raises(ValueError, match="unknown study"):
         run_study("no-such-study", tmp_path)
+    capsys.readouterr()
     assert main(["study", "scale-invariant-diagonal", "--out", str(tmp_path / "x"), "--activations", "tanh"]) == 2
+    assert "activation 'tanh' not one of relu, leaky_relu, gelu" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()  # refused before any folder is made
     assert set(STUDIES) == {"gradient-stability", "finite-width-corrections", "scale-invariant-diagonal"}
 
 

@@ -117,7 +117,8 @@ class SamplingSession:
     def __init__(self, spec: NetworkSpec, inputs, *, networks: int, width=None, outputs=None,
                  tensors: Iterable[str] = DEFAULT_TENSORS, seed: int = 0, dtype: str = "float64",
                  chunk: int | None = None, rao_blackwell: bool = True, control_variates: bool = True,
-                 compare_plain: bool = False, allow_nonfinite: bool = False, max_chunk: int | None = None):
+                 compare_plain: bool = False, allow_nonfinite: bool = False, max_chunk: int | None = None,
+                 resume: dict | None = None):
         if isinstance(networks, bool) or not isinstance(networks, (int, np.integer)) or networks < 1:
             raise ValueError(f"networks: must be an integer >= 1, got {networks!r}")
         if dtype not in ("float64", "float32"):
@@ -153,6 +154,11 @@ class SamplingSession:
         self.ens = None
         self.acc = Accumulator(self.blocks)
         self.networks_drawn = 0
+        if resume is not None:  # network e's draws do not depend on the chunking: continue at acc.drawn
+            acc = Accumulator.from_state(resume)
+            if acc.blocks != self.blocks or acc.drawn > self.networks:
+                raise ValueError("resume: the saved state belongs to a different sampling job")
+            self.acc, self.networks_drawn = acc, acc.drawn
         self.cancelled = False
         self.t0 = None
         self.warned = False
@@ -205,6 +211,10 @@ class SamplingSession:
             self.acc.add(sums, counts, bad, valid)
             self.networks_drawn += valid
         return self.progress()
+
+    def state(self) -> dict:
+        """JSON data from which ``SamplingSession(..., resume=state)`` continues this job."""
+        return self.acc.state()
 
     def cancel(self) -> None:
         """Stop after the chunk in progress; ``result()`` keeps what was drawn."""

@@ -15,7 +15,8 @@ class _ProgressBar:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.last = -1.0
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, progress) -> None:  # a fntk_core.jobs.Progress
+        done, total = progress.done, progress.total
         frac = done / total if total else 1.0
         now = time.perf_counter()
         if not self.tty and done < total and now - self.last < 2.0:

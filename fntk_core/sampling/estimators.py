@@ -83,6 +83,22 @@ class Accumulator:
         self.bad += bad
         self.drawn += drawn
 
+    def state(self) -> dict:
+        """The block sums as plain JSON data (to resume an interrupted job later)."""
+        return {"blocks": self.blocks, "counts": self.counts.tolist(), "bad": self.bad, "drawn": self.drawn,
+                "sums": None if self.sums is None else {k: v.tolist() for k, v in self.sums.items()}}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Accumulator":
+        acc = cls(int(state["blocks"]))
+        acc.counts = np.array(state["counts"], dtype=np.int64)
+        acc.bad, acc.drawn = int(state["bad"]), int(state["drawn"])
+        if state["sums"] is not None:
+            acc.sums = {k: np.array(v, dtype=np.float64) for k, v in state["sums"].items()}
+        if acc.counts.shape != (acc.blocks,):
+            raise ValueError("accumulator state: counts do not match the number of blocks")
+        return acc
+
     @property
     def used(self) -> int:
         return int(self.counts.sum())

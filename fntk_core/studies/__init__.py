@@ -7,9 +7,12 @@ Names: ``gradient-stability``, ``finite-width-corrections``, ``scale-invariant-d
 ``out_dir/points`` as soon as it is sampled, so a rerun resumes; ``out_dir`` then gets
 ``results.json`` (format ``fntk-study``), figures (PDF and PNG) and ``summary.md``.
 
-``progress(done, total, label)`` receives the fraction of the estimated work;
-``cancel`` is a callable returning True or a threading.Event (polled between chunks of
-networks); on cancellation :class:`StudyCancelled` is raised and the finished points stay.
+``progress`` receives a :class:`fntk_core.jobs.Progress` (done and total in units of
+estimated work, stage = the point's label); ``cancel`` is a callable returning True or a
+threading.Event (polled between chunks of networks).  On cancellation run_study returns
+with ``cancelled`` True and no analysis: finished points stay in ``out_dir/points`` and the
+interrupted one in ``points/<key>.partial.json``, from where the next run continues it.
+Figures use matplotlib's object-oriented API only (no pyplot, no backend switch).
 Importing this package imports neither TensorFlow nor matplotlib.
 """
 from __future__ import annotations
@@ -17,8 +20,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..files import atomic_write_text
 from . import finite_width, gradient_stability, scale_invariant
-from .base import StudyCancelled, StudyResult, TextProgress, load_results, run_points, write_results_json
+from .base import StudyResult, TextProgress, load_results, run_points, write_results_json
 
 STUDIES = {m.NAME: m for m in (gradient_stability, finite_width, scale_invariant)}
 
@@ -47,12 +51,15 @@ def run_study(name: str, out_dir, *, progress=None, cancel=None, paper: bool = F
     if paper:
         options = {**mod.PAPER, **{k: v for k, v in options.items() if v is not None}}
     o = mod.normalise(options)
+    points = mod.make_points(o)  # bad options fail here, before any folder is made
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    points = mod.make_points(o)
     result = StudyResult(name, out, points)
     run_points(name, points, out, progress=progress, cancel=cancel, result=result)
+    if result.cancelled:
+        result.seconds = time.perf_counter() - t0
+        return result
     summary, md = mod.analyse(points, o)
     result.summary = summary
     cap = mod.caption(o)
@@ -61,9 +68,9 @@ def run_study(name: str, out_dir, *, progress=None, cancel=None, paper: bool = F
     result.seconds = time.perf_counter() - t0
     md += (f"\n_{cap}. Points sampled in this run: {len(result.computed)}, reused from {out / 'points'}: "
            f"{len(result.reused)}; {result.seconds:.0f} s._\n")
-    (out / "summary.md").write_text(md)
+    atomic_write_text(out / "summary.md", md)
     result.files.append(out / "summary.md")
     return result
 
 
-__all__ = ["run_study", "study_defaults", "load_results", "STUDIES", "StudyResult", "StudyCancelled", "TextProgress"]
+__all__ = ["run_study", "study_defaults", "load_results", "STUDIES", "StudyResult", "TextProgress"]

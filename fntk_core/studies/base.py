@@ -10,26 +10,23 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..jobs import is_cancelled as _is_cancelled
+from ..files import atomic_write_text
+from ..jobs import Progress, is_cancelled, report
 from ..results import Result, library_versions
 from ..spec import NetworkSpec
 
 STUDY_FORMAT = "fntk-study"
 STUDY_VERSION = 1
 POINT_FORMAT = "fntk-study-point"
-
-
-class StudyCancelled(Exception):
-    """Raised inside a study when cancel() returns True (finished points stay stored)."""
 
 
 @dataclass
@@ -75,6 +72,7 @@ class StudyResult:
     computed: list[str] = field(default_factory=list)  # keys sampled in this run
     reused: list[str] = field(default_factory=list)  # keys loaded from DIR/points
     seconds: float = 0.0
+    cancelled: bool = False  # stopped by cancel: finished points (and the partial one) are stored
 
 
 def point_seed(seed: int, key: str) -> int:
@@ -112,7 +110,7 @@ def parse_float_list(text) -> list[float]:
 
 # -- progress --------------------------------------------------------------------------
 class TextProgress:
-    """A progress bar on stderr: progress(done, total, label)."""
+    """A progress bar on stderr; a progress callback (receives fntk_core.jobs.Progress)."""
 
     def __init__(self, stream=None, width: int = 28):
         self.stream = stream or sys.stderr
@@ -121,12 +119,12 @@ class TextProgress:
         self.t0 = time.perf_counter()
         self.last_pct = -1
 
-    def __call__(self, done: float, total: float, label: str = "") -> None:
-        frac = 0.0 if total <= 0 else min(1.0, done / total)
+    def __call__(self, progress: Progress) -> None:
+        frac = progress.fraction
         elapsed = time.perf_counter() - self.t0
         eta = f" ETA {elapsed * (1 - frac) / frac:5.0f}s" if 0.01 < frac < 1 else ""
         bar = "#" * int(round(frac * self.width))
-        line = f"[{bar:<{self.width}}] {100 * frac:5.1f}% {elapsed:5.0f}s{eta}  {label}"
+        line = f"[{bar:<{self.width}}] {100 * frac:5.1f}% {elapsed:5.0f}s{eta}  {progress.stage}"
         if self.tty:
             self.stream.write("\r" + line[:160].ljust(160))
             if frac >= 1:
@@ -140,16 +138,45 @@ class TextProgress:
 
 
 # -- running points ----------------------------------------------------------------------
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _load_point(p: Point, f: Path) -> bool:
+    """Fill p from its stored file if that holds the same configuration; warn if it is corrupt."""
+    try:
+        d = json.loads(f.read_text())
+        if d.get("format") != POINT_FORMAT or d.get("config") != p.config():
+            return False  # another configuration (changed options): recomputed, as expected
+        p.sampled = Result.from_json_dict(d["sampled"])
+        p.predicted = Result.from_json_dict(d["predicted"])
+        return True
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        warnings.warn(f"{f}: stored study point is unreadable ({exc}); recomputing it", RuntimeWarning,
+                      stacklevel=3)
+        return False
+
+
+def _resume_state(p: Point, f: Path) -> dict | None:
+    """The sampler state of an interrupted point (``<key>.partial.json``) with the same configuration."""
+    if not f.exists():
+        return None
+    try:
+        d = json.loads(f.read_text())
+        if d.get("format") == POINT_FORMAT + "-partial" and d.get("config") == p.config():
+            return d["sampler_state"]
+        return None
+    except (OSError, ValueError, KeyError) as exc:
+        warnings.warn(f"{f}: interrupted study point is unreadable ({exc}); sampling it from the start",
+                      RuntimeWarning, stacklevel=3)
+        return None
 
 
 def run_points(study: str, points: list[Point], out_dir: Path, *, progress=None, cancel=None,
                result: StudyResult) -> None:
-    """Sample and predict every point not yet stored in out_dir/points (in place)."""
-    from ..sampling import sample
+    """Sample and predict every point not yet stored in out_dir/points (in place).
+
+    On cancellation ``result.cancelled`` is set and the sampler state of the interrupted point
+    is kept in ``points/<key>.partial.json``: the next run continues it where it stopped
+    (network e's draws do not depend on when the job was cut, so the result is the same).
+    """
+    from ..sampling import SamplingSession
     from ..solver import solve
 
     pdir = out_dir / "points"
@@ -157,35 +184,35 @@ def run_points(study: str, points: list[Point], out_dir: Path, *, progress=None,
     todo = []
     for p in points:
         f = pdir / f"{p.key}.json"
-        if f.exists():
-            try:
-                d = json.loads(f.read_text())
-                if d.get("format") == POINT_FORMAT and d.get("config") == p.config():
-                    p.sampled = Result.from_json_dict(d["sampled"])
-                    p.predicted = Result.from_json_dict(d["predicted"])
-                    p.reused = True
-                    result.reused.append(p.key)
-                    continue
-            except (OSError, ValueError, KeyError):
-                pass  # unreadable or different configuration: recompute
-        todo.append(p)
-    total = sum(p.cost() for p in todo) or 1.0
+        if f.exists() and _load_point(p, f):
+            p.reused = True
+            result.reused.append(p.key)
+        else:
+            todo.append(p)
+    total = int(round(sum(p.cost() for p in todo))) or 1
     done = 0.0
     for i, p in enumerate(todo, 1):
-        if _is_cancelled(cancel):
-            raise StudyCancelled(f"{study}: cancelled after {i - 1} of {len(todo)} points")
         label = f"{study}: point {i}/{len(todo)} ({', '.join(f'{k}={v}' for k, v in p.coords.items())})"
-        if progress is not None:
-            progress(done, total, label)
-
-        def _prog(d, t, _base=done, _c=p.cost(), _label=label):
-            if progress is not None:
-                progress(_base + _c * d / max(t, 1), total, _label)
-
-        s = sample(p.spec, p.inputs, networks=p.networks, width=p.width, outputs=p.outputs,
-                   tensors=list(p.tensors), seed=p.seed, dtype=p.dtype, progress=_prog, cancel=cancel)
-        if s.meta.get("cancelled"):
-            raise StudyCancelled(f"{study}: cancelled during point {p.key}")
+        partial_file = pdir / f"{p.key}.partial.json"
+        session = SamplingSession(p.spec, p.inputs, networks=p.networks, width=p.width, outputs=p.outputs,
+                                  tensors=list(p.tensors), seed=p.seed, dtype=p.dtype,
+                                  resume=_resume_state(p, partial_file))
+        while not session.done:
+            if is_cancelled(cancel):
+                session.cancel()
+                break
+            report(progress, int(round(done + p.cost() * session.networks_drawn / p.networks)), total, label)
+            session.step()
+        if session.cancelled:
+            if session.networks_drawn == 0:  # not started: nothing to keep
+                result.cancelled = True
+                return
+            doc = {"format": POINT_FORMAT + "-partial", "version": STUDY_VERSION, "study": study, "key": p.key,
+                   "config": p.config(), "sampler_state": session.state()}
+            atomic_write_text(partial_file, json.dumps(doc, allow_nan=False))
+            result.cancelled = True
+            return
+        s = session.result()
         widths = [p.width] * (p.spec.depth - 1) + ([p.outputs] if p.outputs else [p.width])
         pred = solve(p.spec.with_widths(widths), p.inputs, tensors=list(p.predicted_tensors))
         pred.meta["width"] = p.width
@@ -193,11 +220,12 @@ def run_points(study: str, points: list[Point], out_dir: Path, *, progress=None,
         doc = {"format": POINT_FORMAT, "version": STUDY_VERSION, "study": study, "key": p.key,
                "coords": p.coords, "config": p.config(),
                "sampled": s.to_json_dict(), "predicted": pred.to_json_dict()}
-        _atomic_write(pdir / f"{p.key}.json", json.dumps(doc, allow_nan=False))
+        atomic_write_text(pdir / f"{p.key}.json", json.dumps(doc, allow_nan=False))
+        partial_file.unlink(missing_ok=True)
         result.computed.append(p.key)
         done += p.cost()
-    if progress is not None and todo:
-        progress(total, total, f"{study}: sampling done")
+    if todo:
+        report(progress, total, total, f"{study}: sampling done")
 
 
 def write_results_json(study: str, points: list[Point], options: dict, summary: dict, out_dir: Path) -> Path:
@@ -209,7 +237,7 @@ def write_results_json(study: str, points: list[Point], options: dict, summary: 
                         predicted=p.predicted.to_json_dict()) for p in points],
     }
     path = out_dir / "results.json"
-    _atomic_write(path, json.dumps(doc, indent=1, allow_nan=False))
+    atomic_write_text(path, json.dumps(doc, indent=1, allow_nan=False))
     return path
 
 
@@ -247,24 +275,21 @@ def _jsonable(x):
 
 # -- figures -----------------------------------------------------------------------------
 def new_figure(nrows: int, ncols: int, size=(4.2, 3.3)):
-    import matplotlib
+    """A matplotlib Figure and its axes, without pyplot: no global backend or figure state
+    changes, so a Qt application's matplotlib backend survives a study."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows + 0.5), squeeze=False)
+    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows + 0.5))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
 
 
 def save_figure(fig, out_dir: Path, stem: str, caption: str) -> list[Path]:
-    import matplotlib.pyplot as plt
-
     fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=8, wrap=True)
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     paths = [out_dir / f"{stem}.pdf", out_dir / f"{stem}.png"]
     fig.savefig(paths[0])
     fig.savefig(paths[1], dpi=130)
-    plt.close(fig)
     return paths
 
 

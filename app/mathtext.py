@@ -1,0 +1,60 @@
+"""LaTeX (mathtext subset) -> QPixmap, through matplotlib's mathtext parser only.
+
+No pyplot and no ``matplotlib.use``: the Agg mathtext parser rasterises the
+formula into a coverage mask, which becomes the alpha channel of a QImage in the
+requested colour.  Pixmaps are cached, so redrawing a scene costs nothing, and
+carry a device-pixel ratio, so they stay sharp on high-DPI screens and when the
+canvas is zoomed in.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from matplotlib.font_manager import FontProperties
+from matplotlib.mathtext import MathTextParser
+from PySide6.QtGui import QColor, QImage, QPixmap
+
+_PARSER = MathTextParser("agg")
+_BASE_DPI = 72.0  # at ratio 1, 1 pt = 1 logical pixel
+
+
+class MathTextError(ValueError):
+    """A formula that matplotlib's mathtext cannot parse; the message quotes it."""
+
+
+def _as_math(tex: str) -> str:
+    tex = tex.strip()
+    return tex if tex.startswith("$") else f"${tex}$"
+
+
+@lru_cache(maxsize=2048)
+def _render(tex: str, size: float, color: str, ratio: float) -> QImage:
+    try:
+        parsed = _PARSER.parse(tex, dpi=_BASE_DPI * ratio, prop=FontProperties(size=size))
+    except ValueError as exc:  # mathtext reports parse errors as ValueError
+        raise MathTextError(f"cannot render {tex!r}: {str(exc).splitlines()[0]}") from exc
+    mask = np.ascontiguousarray(np.asarray(parsed.image, dtype=np.uint8))
+    h, w = mask.shape
+    c = QColor(color)
+    argb = np.empty((h, w, 4), dtype=np.uint8)  # QImage ARGB32 is BGRA in memory (little endian)
+    argb[..., 0], argb[..., 1], argb[..., 2] = c.blue(), c.green(), c.red()
+    argb[..., 3] = mask
+    image = QImage(argb.data, w, h, 4 * w, QImage.Format.Format_ARGB32).copy()  # own the buffer
+    image.setDevicePixelRatio(ratio)
+    return image
+
+
+def render(tex: str, *, size: float = 12.0, color: str | QColor = "#000000", ratio: float = 2.0) -> QPixmap:
+    """The formula as a pixmap of logical size ~ ``size`` pt text, drawn at ``ratio`` device pixels per pixel.
+
+    ``tex`` may be given with or without surrounding ``$``.  Raises MathTextError on
+    a formula mathtext does not understand.
+    """
+    name = QColor(color).name(QColor.NameFormat.HexArgb)
+    return QPixmap.fromImage(_render(_as_math(tex), float(size), name, float(round(ratio, 2))))
+
+
+def cache_info():
+    """Hits and misses of the pixmap cache (tests check that redraws hit it)."""
+    return _render.cache_info()
