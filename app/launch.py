@@ -94,6 +94,8 @@ def screenshot(win, path: str) -> int:
     if not win.results.wait():
         print("fntk: the solve did not finish in time for the screenshot", file=sys.stderr)
         return 1
+    win.library.finish_icons()
+    win.recursion.finish_rendering()
     QApplication.processEvents()
     if not win.grab().save(path):
         print(f"fntk: could not write {path}", file=sys.stderr)

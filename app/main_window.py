@@ -263,9 +263,10 @@ class MainWindow(QMainWindow):
                 if not diagrams:
                     raise FntkError("no diagrams in this file")
                 self.file_diagrams = diagrams
-                self.show_diagram(Path(path).name, diagrams[0])
+                self.library.show_diagrams(diagrams, Path(path).name)
+                self.show_diagram(f"{Path(path).name}#1", diagrams[0])
                 if len(diagrams) > 1:
-                    self.say(f"{len(diagrams)} diagrams in {Path(path).name}; showing the first")
+                    self.say(f"{len(diagrams)} diagrams in {Path(path).name}: listed at the top of the Library")
         except (FntkError, ValueError, OSError) as exc:
             self.error(f"Could not open {Path(path).name}: {exc}")
             return False

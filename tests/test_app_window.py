@@ -151,14 +151,14 @@ def test_inputs_paste_from_a_spreadsheet(qtbot, win):
 def test_malformed_diagram_file_named_and_work_untouched(qtbot, win, tmp_path):
     assert win.open_path(LIB / "F" / "2.json")
     _retype(qtbot, win.network.edits["c_w"], "1.7")
-    before = (win.canvas.diagram(), win.network.settings())
+    before = (dumps(win.canvas.diagram()), win.network.settings())
     bad = tmp_path / "broken.json"
     bad.write_text(json.dumps({"format": "fntk-diagram", "version": 1, "topology": {"nodes": 5, "edges": []}}))
     assert not win.open_path(bad)
     assert "broken.json" in win.last_error and "nodes" in win.last_error
     boxes = [w for w in win.findChildren(QMessageBox) if w.isVisible()]
     assert len(boxes) == 1 and boxes[0].text() == win.last_error
-    assert win.canvas.diagram() is before[0] and win.network.settings() == before[1]
+    assert dumps(win.canvas.diagram()) == before[0] and win.network.settings() == before[1]
     (tmp_path / "junk.json").write_text("{not json")
     assert not win.open_path(tmp_path / "junk.json")
     assert "not valid JSON" in win.last_error
@@ -191,6 +191,7 @@ def test_open_a_tikz_export_shows_its_diagrams(qtbot, win, tmp_path):
     assert win.open_path(tex)
     assert [dumps(d) for d in win.file_diagrams] == [dumps(d) for d in ds]
     assert dumps(win.canvas.diagram()) == dumps(ds[0])
+    assert win.library.tree.topLevelItem(0).text(0).startswith("fig.tex  (2 diagrams")
 
 
 def test_open_a_sampled_result_shows_error_bars(qtbot, win, tmp_path):
