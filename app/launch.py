@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     win = MainWindow()
     if args.screenshot:
         win.persist = False
-        win.resize(*(args.size or (1400, 900)))
+        win.resize(*(args.size or (1600, 1000)))
     else:
         settings.restore_window(win)
         if args.size:
@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.screenshot:
             return 1
     if args.panel:
+        if args.screenshot:
+            win.emphasize(args.panel)
         win.focus_panel(args.panel)
     if not args.screenshot:
         return app.exec()
@@ -96,6 +98,8 @@ def screenshot(win, path: str) -> int:
         return 1
     win.library.finish_icons()
     win.recursion.finish_rendering()
+    QApplication.processEvents()
+    win.canvas.fit()   # after the layout has settled at its final size
     QApplication.processEvents()
     if not win.grab().save(path):
         print(f"fntk: could not write {path}", file=sys.stderr)

@@ -87,9 +87,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["results"], self.docks["validation"])
         for name in ("library", "network", "results"):
             self.docks[name].raise_()
-        self.resizeDocks([self.docks["library"], self.docks["network"]], [300, 380], Qt.Horizontal)
-        self.resizeDocks([self.docks["results"]], [330], Qt.Vertical)
-        self.resizeDocks([self.docks["recursion"], self.docks["network"]], [200, 420], Qt.Vertical)
+        self.resizeDocks([self.docks["library"], self.docks["network"]], [280, 470], Qt.Horizontal)
+        self.resizeDocks([self.docks["results"]], [300], Qt.Vertical)
+        self.resizeDocks([self.docks["recursion"], self.docks["network"]], [300, 420], Qt.Vertical)
 
         self.progress = QProgressBar(maximumWidth=220, textVisible=True)
         self.progress.setToolTip("Progress of the running solve (layers done)")
@@ -200,6 +200,20 @@ class MainWindow(QMainWindow):
         w = dock.widget()
         target = w.focusWidget() or next((c for c in w.findChildren(QWidget) if c.focusPolicy() & Qt.TabFocus), w)
         target.setFocus(Qt.ShortcutFocusReason)
+
+    def emphasize(self, name: str) -> None:
+        """Give one panel a generous share of the window (screenshots of that panel)."""
+        d = self.docks
+        sizes = {"library": ([d["library"]], [420], Qt.Horizontal),
+                 "recursion": ([d["recursion"], d["network"]], [520, 200], Qt.Vertical),
+                 "network": ([d["recursion"], d["network"], d["results"]], [150, 760, 250], Qt.Vertical),
+                 "results": ([d["results"]], [520], Qt.Vertical)}
+        if name in sizes:
+            self.resizeDocks(*sizes[name])
+        shown = self.recursion.statistic()
+        item = self.library.tensor_item(shown) if name == "library" and shown else None
+        if item is not None:
+            item.setExpanded(True)
 
     def say(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)

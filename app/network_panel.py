@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -144,8 +145,8 @@ class NetworkPanel(QWidget):
         h.addWidget(self.critical_choice, 1)
         return w
 
-    def _table_buttons(self) -> QHBoxLayout:
-        h = QHBoxLayout()
+    def _table_buttons(self) -> QGridLayout:
+        h = QGridLayout()
         for text, tip, slot in (
             ("+ Row", "Add an input vector", lambda: self._resize(self.table.rowCount() + 1, None)),
             ("− Row", "Remove the last input vector", lambda: self._resize(max(self.table.rowCount() - 1, 1), None)),
@@ -158,7 +159,7 @@ class NetworkPanel(QWidget):
             b = QPushButton(text)
             b.setToolTip(tip)
             b.clicked.connect(slot)
-            h.addWidget(b)
+            h.addWidget(b, h.count() // 4, h.count() % 4)
         return h
 
     # -- settings as a value -------------------------------------------------

@@ -77,7 +77,7 @@ class ResultsPanel(QWidget):
 
         self.tensor_list = QListWidget()
         self.tensor_list.setToolTip("The statistics to solve; tick to add, untick to drop")
-        self.tensor_list.setMaximumWidth(170)
+        self.tensor_list.setMinimumWidth(120)
         for name, info in TENSORS.items():
             if not getattr(info, "solver", True):
                 continue
@@ -147,6 +147,7 @@ class ResultsPanel(QWidget):
         split.addWidget(self.tensor_list)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
+        split.setSizes([240, 1000])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(split)

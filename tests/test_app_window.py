@@ -248,6 +248,18 @@ def test_every_control_has_a_tooltip(win):
             assert sub.isSeparator() or sub.menu() or sub.toolTip(), sub.text()
 
 
+def test_plot_follows_a_dark_palette(win):
+    from PySide6.QtGui import QColor, QPalette
+
+    dark = QPalette()
+    dark.setColor(QPalette.Base, QColor("#202124"))
+    dark.setColor(QPalette.Text, QColor("#e8eaed"))
+    win.results.setPalette(dark)
+    view = win.results.plot
+    assert view.backgroundBrush().color().name() == "#202124"
+    assert view.getAxis("left").textPen().color().name() == "#e8eaed"
+
+
 def test_placeholders_are_marked_as_coming(win):
     for name, part in (("palette", "part 2"), ("properties", "part 2"), ("validation", "part 3")):
         label = win.docks[name].widget()
