@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from fntk_core.jobs import Progress  # noqa: E402
+from fntk_core.jobs import Progress
 
 
 def test_starting_a_task_cancels_the_running_one(qtbot):
@@ -54,9 +54,9 @@ def test_errors_come_back_as_failed(qtbot):
 
 def test_results_panel_keeps_the_gui_responsive_while_solving(qtbot):
     """The solve runs off the GUI thread: a 10 ms timer keeps firing (longest gap measured)."""
+    from fntk_app.results_panel import ResultsPanel
     from PySide6.QtCore import QElapsedTimer, QTimer
 
-    from fntk_app.results_panel import ResultsPanel
     from fntk_core import NetworkSpec, get_activation
 
     panel = ResultsPanel()
