@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 )
 
 from fntk_core.activations import ACTIVATION_NAMES, get_activation
-from fntk_core.criticality import find_critical
 from fntk_core.errors import FntkError
 from fntk_core.files import atomic_write_text
 from fntk_core.session import (
@@ -277,6 +276,9 @@ class NetworkPanel(QWidget):
         name = s["activation"]
         act = get_activation(name, alpha=float(s["alpha"]) if name == "leaky_relu" else None,
                              formula=s["formula"] if name == "custom" else None)
+        # SciPy's root finder: imported when first needed, not at start-up
+        from fntk_core.criticality import find_critical
+
         self.critical_button.setEnabled(False)
         self.message.emit(f"Finding the critical points of {name}…")
         self.critical_runner.start(lambda cancel, report: find_critical(act)["critical_points"])
