@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -311,3 +312,65 @@ def test_window_and_solve_never_import_tensorflow(tmp_path):
     p = _run(["-c", code], {"XDG_CONFIG_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"})
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "NO-TF"
+
+
+def test_drop_a_file_on_the_window_opens_it(qtbot, win, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(LIB / "V" / "1.json"))])
+    pos = QPointF(win.width() / 2, win.height() / 2)
+    enter = QDragEnterEvent(pos.toPoint(), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    QGuiApplication.sendEvent(win, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    QGuiApplication.sendEvent(win, drop)
+    assert dumps(win.canvas.diagram()) == dumps(load_diagram(LIB / "V" / "1.json"))
+
+
+def test_layout_and_folders_persist_and_reset(qtbot, win, tmp_path):
+    from fntk_app import settings
+    from fntk_app.main_window import MainWindow
+
+    win.docks["results"].hide()
+    settings.save_window(win)
+    settings.set_last_folder("open", tmp_path / "x.json")
+    again = MainWindow()
+    again.persist = False
+    qtbot.addWidget(again)
+    settings.restore_window(again)
+    again.show()
+    assert not again.docks["results"].isVisible() and again.docks["network"].isVisible()
+    assert settings.last_folder("open") == str(tmp_path.resolve())
+    settings.reset()
+    assert settings.last_folder("open") == "" and settings.store().value("window/state") is None
+
+
+def test_reset_settings_from_the_command_line(tmp_path):
+    from fntk_app import settings
+
+    code = "from fntk_app import settings; settings.set_last_folder('open', '/tmp/x'); print(settings.store().fileName())"
+    p = _run(["-c", code], {"XDG_CONFIG_HOME": str(tmp_path)})
+    ini = Path(p.stdout.strip())
+    assert p.returncode == 0 and str(tmp_path) in str(ini) and "folders" in ini.read_text()
+    p = _run(["-m", "fntk_app.launch", "--reset-settings"], {"XDG_CONFIG_HOME": str(tmp_path)})
+    assert p.returncode == 0 and "settings cleared" in p.stdout
+    assert "folders" not in ini.read_text()
+    assert settings.ORG == settings.APP == "fntk"
+
+
+def test_inputs_load_and_save_and_leaky_slope(qtbot, win, tmp_path):
+    net = win.network
+    (tmp_path / "x.csv").write_text("# two vectors\n0.5,1,2\n-1,0,3\n")
+    net.load_inputs(str(tmp_path / "x.csv"))
+    spec, _, errors = net.state()
+    assert errors == {} and spec.n0 == 3
+    net.save_inputs(str(tmp_path / "y.csv"))
+    assert (tmp_path / "y.csv").read_text() == "0.5,1,2\n-1,0,3\n"
+    assert not net.fields["alpha"].isVisible()
+    _choose(qtbot, net.activation, "leaky_relu")
+    assert net.fields["alpha"].isVisible()
+    _retype(qtbot, net.edits["alpha"], "0.2")
+    spec, _, errors = net.state()
+    assert errors == {} and spec.activation.describe()["alpha"] == 0.2
