@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMarginsF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QImage,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 from fntk_core.diagrams import Diagram
 
 from . import core_api, drawing
+from .diagram_items import ElementItem
 from .style import is_dark, style
 
 ZOOM_STEP = 1.25
@@ -47,6 +48,7 @@ class DiagramCanvas(QGraphicsView):
         self._items: dict = {}
         self._space = False
         self._pan_from = None
+        self._auto_fit = True  # refit on resize until the user zooms or pans
         self.scene().selectionChanged.connect(self.selectionChanged)
         self._restyle()
 
@@ -56,6 +58,7 @@ class DiagramCanvas(QGraphicsView):
         self._diagram = d.copy() if d is not None else None
         self._redraw()
         self.fit()
+        self._auto_fit = True
 
     def diagram(self) -> Diagram | None:
         return self._diagram.copy() if self._diagram is not None else None
@@ -65,7 +68,7 @@ class DiagramCanvas(QGraphicsView):
         return dict(self._items)
 
     def selected_ids(self) -> list[str]:
-        return [it.element_id for it in self.scene().selectedItems() if isinstance(it, drawing.ElementItem)]
+        return [it.element_id for it in self.scene().selectedItems() if isinstance(it, ElementItem)]
 
     def _restyle(self) -> None:
         self._colors = style().palette(is_dark())
@@ -90,6 +93,7 @@ class DiagramCanvas(QGraphicsView):
         return self.transform().m11()
 
     def _zoom_by(self, factor: float) -> None:
+        self._auto_fit = False
         target = min(max(self.zoom() * factor, ZOOM_RANGE[0]), ZOOM_RANGE[1])
         self.scale(target / self.zoom(), target / self.zoom())
 
@@ -110,6 +114,12 @@ class DiagramCanvas(QGraphicsView):
             self.resetTransform()
             self.scale(2.0, 2.0)
             self.centerOn(rect.center())
+        self._auto_fit = True
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._auto_fit:
+            self.fit()
 
     def wheelEvent(self, event) -> None:
         dy = event.angleDelta().y()
@@ -146,6 +156,7 @@ class DiagramCanvas(QGraphicsView):
     def mousePressEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.MiddleButton or (self._space and event.button() == Qt.MouseButton.LeftButton):
             self._pan_from = event.position()
+            self._auto_fit = False
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
@@ -177,13 +188,11 @@ class DiagramCanvas(QGraphicsView):
 
     # -- export --------------------------------------------------------------
     def export_image(self, path) -> None:
-        """Write the drawing as .png, .svg or .pdf (chosen by the suffix), atomically."""
+        """Write the drawing as .png, .svg or .pdf (chosen by the suffix), atomically (FntkError: bad path)."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix not in FORMATS:
             raise ValueError(f"export: unknown picture format {path.suffix or '(none)'!r}; use .png, .svg or .pdf")
-        if not path.parent.is_dir():
-            raise ValueError(f"export: folder {str(path.parent)!r} does not exist")
         src = self.scene().itemsBoundingRect().marginsAdded(QMarginsF(12, 12, 12, 12))
         if src.isEmpty():
             src = QRectF(0, 0, 100, 60)
@@ -191,7 +200,7 @@ class DiagramCanvas(QGraphicsView):
         for it in selected:  # the picture shows the diagram, not the selection
             it.setSelected(False)
         try:
-            core_api.atomic_file(path, lambda tmp: _WRITERS[suffix](self.scene(), src, tmp))
+            core_api.atomic_write_bytes(path, _WRITERS[suffix](self.scene(), src))
         finally:
             for it in selected:
                 it.setSelected(True)
@@ -203,29 +212,36 @@ def _paint(scene: QGraphicsScene, painter: QPainter, target: QRectF, src: QRectF
     scene.render(painter, target, src, Qt.AspectRatioMode.KeepAspectRatio)
 
 
-def _write_png(scene: QGraphicsScene, src: QRectF, path: str) -> None:
+def _write_png(scene: QGraphicsScene, src: QRectF) -> bytes:
     image = QImage(int(src.width() * EXPORT_SCALE), int(src.height() * EXPORT_SCALE), QImage.Format.Format_ARGB32)
     image.fill(Qt.GlobalColor.white)
     painter = QPainter(image)
     _paint(scene, painter, QRectF(image.rect()), src)
     painter.end()
-    if not image.save(path, "PNG"):
-        raise OSError(f"export: could not write {path}")
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")
+    return bytes(buf.data())
 
 
-def _write_svg(scene: QGraphicsScene, src: QRectF, path: str) -> None:
+def _write_svg(scene: QGraphicsScene, src: QRectF) -> bytes:
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
     gen = QSvgGenerator()
-    gen.setFileName(path)
+    gen.setOutputDevice(buf)
     gen.setSize(src.size().toSize())
     gen.setViewBox(QRectF(0, 0, src.width(), src.height()))
     gen.setTitle("fntk diagram")
     painter = QPainter(gen)
     _paint(scene, painter, QRectF(0, 0, src.width(), src.height()), src)
     painter.end()
+    return bytes(buf.data())
 
 
-def _write_pdf(scene: QGraphicsScene, src: QRectF, path: str) -> None:
-    writer = QPdfWriter(path)
+def _write_pdf(scene: QGraphicsScene, src: QRectF) -> bytes:
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    writer = QPdfWriter(buf)
     writer.setResolution(72)  # 1 scene unit = 1 pt
     writer.setPageSize(QPageSize(src.size(), QPageSize.Unit.Point, "diagram"))
     writer.setPageMargins(QMarginsF(0, 0, 0, 0))
@@ -233,6 +249,8 @@ def _write_pdf(scene: QGraphicsScene, src: QRectF, path: str) -> None:
     painter = QPainter(writer)
     _paint(scene, painter, QRectF(0, 0, src.width(), src.height()), src)
     painter.end()
+    del painter, writer  # the writer finishes the document when it goes
+    return bytes(buf.data())
 
 
 _WRITERS = {".png": _write_png, ".svg": _write_svg, ".pdf": _write_pdf}

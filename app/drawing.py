@@ -13,8 +13,7 @@ What the model stores and what a physicist draws differ:
   small junction at the line node, so that nothing the model holds goes unseen.
 * ``src`` edges (which leg opened a line) and ``pair`` edges are book-keeping.
 
-Every item knows the model ids it stands for (``element_id``, ``element_ids``),
-so a selection maps back to the diagram.
+Every item knows the model ids it stands for (see :mod:`diagram_items`).
 """
 from __future__ import annotations
 
@@ -22,135 +21,20 @@ import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QPainter,
-    QPainterPath,
-    QPainterPathStroker,
-    QPen,
-    QPixmap,
-    QPolygonF,
-)
-from PySide6.QtWidgets import (
-    QGraphicsItem,
-    QGraphicsPathItem,
-    QGraphicsPixmapItem,
-    QGraphicsScene,
-)
+from PySide6.QtGui import QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import QGraphicsScene
 
 from fntk_core.diagrams import Diagram
 from fntk_core.diagrams.layout import layout
 from fntk_core.export.latex import label_tex
+from fntk_core.tensors import TENSORS
 
 from . import mathtext
+from .diagram_items import ElementItem, LabelItem, LineItem, NodeItem
 from .style import Style
 
 DRAWN_KINDS = ("leg", "cubic", "blob", "vertex")
 LABEL_RATIO = 4.0  # labels rasterised at 4 device pixels per pixel: sharp up to 4x zoom / 2x on high-DPI
-
-
-class ElementItem:
-    """Mixin: the model ids an item draws (``element_id`` first)."""
-
-    element_id: str = ""
-    element_ids: tuple[str, ...] = ()
-    role: str = ""  # "node", "line", "label", "junction"
-
-    def _tag(self, role: str, primary: str, ids) -> None:
-        self.role, self.element_id, self.element_ids = role, primary, tuple(dict.fromkeys((primary, *ids)))
-        self.setData(0, primary)
-        self.setData(1, role)
-
-
-class NodeItem(ElementItem, QGraphicsItem):
-    """A leg endpoint, cubic vertex, blob, correction vertex or junction, drawn by shape."""
-
-    def __init__(self, nid: str, kind: str, shape: str, radius: float, fill: QColor, stroke: QColor,
-                 select: QColor, width: float):
-        super().__init__()
-        self._tag("junction" if kind == "junction" else "node", nid, ())
-        self.kind, self.shape_name, self.radius = kind, shape, radius
-        self.fill, self.stroke, self.select, self.width = fill, stroke, select, width
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setZValue(2)
-
-    def boundingRect(self) -> QRectF:
-        r = self.radius + self.width + 2
-        return QRectF(-r, -r, 2 * r, 2 * r)
-
-    def shape(self) -> QPainterPath:
-        p = QPainterPath()
-        r = max(self.radius, 5)
-        p.addEllipse(QPointF(0, 0), r, r)
-        return p
-
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        stroke = self.select if self.isSelected() else self.stroke
-        painter.setPen(QPen(stroke, self.width * (1.6 if self.isSelected() else 1)))
-        painter.setBrush(QBrush(self.fill))
-        r = self.radius
-        if self.shape_name in ("dot", "circle", "disc"):
-            painter.drawEllipse(QPointF(0, 0), r, r)
-        elif self.shape_name == "square":
-            painter.drawRect(QRectF(-r * 0.85, -r * 0.85, 1.7 * r, 1.7 * r))
-        elif self.shape_name == "diamond":
-            painter.drawPolygon(QPolygonF([QPointF(0, -r), QPointF(r, 0), QPointF(0, r), QPointF(-r, 0)]))
-        elif self.shape_name == "cross":
-            painter.drawEllipse(QPointF(0, 0), r, r)
-            d = r / math.sqrt(2)
-            painter.drawLine(QPointF(-d, -d), QPointF(d, d))
-            painter.drawLine(QPointF(-d, d), QPointF(d, -d))
-        else:  # junction: a small open ring
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawEllipse(QPointF(0, 0), r, r)
-
-
-class LineItem(ElementItem, QGraphicsPathItem):
-    """One drawn line (z, NTK, dNTK, ddNTK), straight, offset in a parallel bundle, or a loop."""
-
-    def __init__(self, primary: str, ids, kind: str, path: QPainterPath, pen: QPen, select: QColor):
-        super().__init__(path)
-        self._tag("line", primary, ids)
-        self.kind, self.select = kind, select
-        self.setPen(pen)
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setZValue(0)
-
-    def shape(self) -> QPainterPath:
-        s = QPainterPathStroker()
-        s.setWidth(max(8.0, self.pen().widthF() * 4))
-        return s.createStroke(self.path())
-
-    def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pen = QPen(self.pen())
-        if self.isSelected():
-            pen.setColor(self.select)
-            pen.setWidthF(pen.widthF() * 1.6)
-        painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self.path())
-
-
-class LabelItem(ElementItem, QGraphicsPixmapItem):
-    """A mathtext label (sample indices of a leg, a vertex's tensor)."""
-
-    def __init__(self, owner: str, pixmap: QPixmap, tex: str):
-        super().__init__(pixmap)
-        self._tag("label", f"{owner}:label", (owner,))
-        self.tex = tex
-        self.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self.setZValue(3)
-
-    def size(self) -> tuple[float, float]:
-        r = self.pixmap().devicePixelRatio()
-        return self.pixmap().width() / r, self.pixmap().height() / r
-
-    def center_at(self, p: QPointF) -> None:
-        w, h = self.size()
-        self.setPos(p.x() - w / 2, p.y() - h / 2)
 
 
 @dataclass(frozen=True)
@@ -224,7 +108,8 @@ def positions(d: Diagram, unit: float) -> dict[str, QPointF]:
 
 def _pen(style: Style, colors: dict, kind: str) -> QPen:
     ls = style.line(kind)
-    pen = QPen(colors.get(kind, colors["ink"]), style.geometry["line_width"] * ls.width)
+    width = style.geometry["line_width"] * ls.width * (LineItem.DOUBLE if ls.double else 1)
+    pen = QPen(colors.get(kind, colors["ink"]), width)
     if ls.dash:
         pen.setDashPattern(list(ls.dash))
     pen.setCapStyle(Qt.PenCapStyle.RoundCap if ls.cap == "round" else Qt.PenCapStyle.FlatCap)
@@ -304,14 +189,14 @@ def draw(scene: QGraphicsScene, d: Diagram, style: Style, colors: dict) -> dict[
         radius = ns.size / 2 if kind in ("leg", "cubic") else ns.size
         label = None
         if kind == "vertex":
-            tex = style.vertex(a.get("tensor", "?")).tex
-            label = LabelItem(n, mathtext.render(tex, size=geo["vertex_label_size"], color=colors["ink"],
-                                                 ratio=LABEL_RATIO), tex)
+            tex = _tensor_tex(a.get("tensor", "?"))
+            label = LabelItem(n, mathtext.render_or_text(tex, a.get("tensor", "?"), size=geo["vertex_label_size"],
+                                                         color=colors["ink"], ratio=LABEL_RATIO), tex)
             w, h = label.size()
             radius = max(radius, math.hypot(w, h) / 2 + 2)
         item = NodeItem(n, kind, ns.shape, radius, colors[ns.fill], colors[ns.stroke], colors["select"], lw)
         item.setPos(pos[n])
-        tip = style.vertex(a["tensor"]).meaning if kind == "vertex" and a.get("tensor") else ns.meaning
+        tip = _tensor_meaning(a["tensor"]) if kind == "vertex" and a.get("tensor") else ns.meaning
         item.setToolTip(f"{ns.label} {n}: {tip}")
         scene.addItem(item)
         items[n] = item
@@ -341,12 +226,23 @@ def draw(scene: QGraphicsScene, d: Diagram, style: Style, colors: dict) -> dict[
             paths = _bundle_paths(pos[group[0].a], pos[group[0].b], len(group), float(geo["parallel_spacing"]),
                                   [bends.get(c.primary) for c in group], obstacles)
         for c, path in zip(group, paths):
-            item = LineItem(c.primary, c.ids, c.kind, path, _pen(style, colors, c.kind), colors["select"])
+            item = LineItem(c.primary, c.ids, c.kind, path, _pen(style, colors, c.kind), colors["select"],
+                            colors["paper"] if style.line(c.kind).double else None)
             item.setToolTip(f"{style.line(c.kind).label}: {style.line(c.kind).meaning}")
             scene.addItem(item)
             items[c.primary] = item
     _leg_labels(scene, d, style, colors, pos, conns, items)
     return items
+
+
+def _tensor_tex(name: str) -> str:
+    info = TENSORS.get(name)
+    return info.latex if info else rf"\mathrm{{{name}}}" if name.isalnum() else "?"
+
+
+def _tensor_meaning(name: str) -> str:
+    info = TENSORS.get(name)
+    return f"{info.title}: {info.description}" if info else f"unknown tensor {name!r}"
 
 
 def _away(pos: dict, node: str, conns: list[Connection]) -> QPointF:
@@ -378,7 +274,9 @@ def _leg_labels(scene, d: Diagram, style: Style, colors: dict, pos: dict, conns,
         if not samples or n not in pos:
             continue
         tex = "".join(label_tex(str(s)) for s in samples)
-        label = LabelItem(n, mathtext.render(tex, size=geo["label_size"], color=colors["ink"], ratio=LABEL_RATIO), tex)
+        pixmap = mathtext.render_or_text(tex, " ".join(map(str, samples)), size=geo["label_size"], color=colors["ink"],
+                                         ratio=LABEL_RATIO)
+        label = LabelItem(n, pixmap, tex)
         w, h = label.size()
         if n in offsets:
             dx, dy = offsets[n]

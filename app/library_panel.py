@@ -26,6 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fntk_core.diagrams import LibraryEntry
+
 from . import core_api, drawing, mathtext
 from .style import is_dark, style
 
@@ -61,7 +63,7 @@ def plain(expr) -> str:
     return text
 
 
-def entry_text(e: core_api.Entry) -> str:
+def entry_text(e: LibraryEntry) -> str:
     """One line for a diagram: id, value coefficient, symmetry factor, order."""
     order = "O(1)" if e.order == 0 else f"O(1/n^{e.order})" if e.order > 1 else "O(1/n)"
     return f"{e.id}   coefficient {plain(e.coefficient)}   symmetry factor {e.symmetry_factor}   {order}"
@@ -105,7 +107,7 @@ class LibraryPanel(QWidget):
     def _populate(self) -> None:
         """Tensor rows now; their diagrams when a row is first expanded; symbols from an idle timer."""
         for name in core_api.tensor_names():
-            top = QTreeWidgetItem([name])
+            top = QTreeWidgetItem([core_api.tensor_title(name)])
             top.setData(0, ROLE_ID, name)
             top.setData(0, ROLE_KIND, "tensor")
             top.setToolTip(0, core_api.tensor_description(name))
@@ -121,6 +123,19 @@ class LibraryPanel(QWidget):
             return
         top = self._pending.pop(0)
         top.setIcon(0, math_icon(core_api.tensor_tex(top.data(0, ROLE_ID)), self, 13))
+
+    def changeEvent(self, event) -> None:
+        """The system switched between light and dark: draw symbols and thumbnails again in its colours."""
+        super().changeEvent(event)
+        if event.type() == event.Type.PaletteChange:
+            for k in range(self.tree.topLevelItemCount()):
+                top = self.tree.topLevelItem(k)
+                if top.data(0, ROLE_KIND) == "tensor" and top not in self._pending:
+                    self._pending.append(top)
+                for j in range(top.childCount()):
+                    child = top.child(j)
+                    child.setIcon(0, thumbnail(self._diagrams[child.data(0, ROLE_ID)], self))
+            self._idle.start()
 
     def finish_icons(self) -> None:
         """Render every pending symbol now (screenshots, tests)."""
@@ -140,7 +155,8 @@ class LibraryPanel(QWidget):
             child.setToolTip(0, f"{entry_text(e)}\n{e.description}")
             top.addChild(child)
             self._diagrams[e.id] = e.diagram
-        top.setText(0, f"{name}  ({top.childCount()} diagram{'s' if top.childCount() != 1 else ''})")
+        n = top.childCount()
+        top.setText(0, f"{core_api.tensor_title(name)}  ({n} diagram{'s' if n != 1 else ''})")
 
     def show_diagrams(self, diagrams, title: str = "Opened") -> None:
         """List diagrams read from a file (e.g. an exported .tex) as a group "title"; ids are "title#k"."""
@@ -190,7 +206,7 @@ class LibraryPanel(QWidget):
         for k in range(self.tree.topLevelItemCount()):
             top = self.tree.topLevelItem(k)
             name = top.data(0, ROLE_ID)
-            hay = f"{name} {top.toolTip(0)}".lower() if top.data(0, ROLE_KIND) == "tensor" else str(name).lower()
+            hay = f"{name} {top.text(0)} {top.toolTip(0)}".lower() if top.data(0, ROLE_KIND) == "tensor" else str(name).lower()
             top.setHidden(bool(needle) and needle not in hay)
 
     # -- signals -------------------------------------------------------------
@@ -256,7 +272,7 @@ class EnumerateDialog(QDialog):
         lay.addWidget(self.meaning)
         lay.addWidget(self.results, 1)
         lay.addWidget(self.summary)
-        self._found: list[core_api.Entry] = []
+        self._found: list[LibraryEntry] = []
         self.statistic.currentTextChanged.connect(self._describe)
         self.run_button.clicked.connect(self.run)
         self.results.itemClicked.connect(self._clicked)
@@ -276,7 +292,7 @@ class EnumerateDialog(QDialog):
         self.results.clear()
         self.summary.clear()
 
-    def run(self) -> list[core_api.Entry]:
+    def run(self) -> list[LibraryEntry]:
         """Enumerate the chosen statistic and list the diagrams."""
         name = self.statistic.currentText()
         self._found = core_api.enumerated(name)

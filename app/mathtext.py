@@ -13,7 +13,8 @@ from functools import lru_cache
 import numpy as np
 from matplotlib.font_manager import FontProperties
 from matplotlib.mathtext import MathTextParser
-from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPixmap
 
 _PARSER = MathTextParser("agg")
 _BASE_DPI = 72.0  # at ratio 1, 1 pt = 1 logical pixel
@@ -53,6 +54,26 @@ def render(tex: str, *, size: float = 12.0, color: str | QColor = "#000000", rat
     """
     name = QColor(color).name(QColor.NameFormat.HexArgb)
     return QPixmap.fromImage(_render(_as_math(tex), float(size), name, float(round(ratio, 2))))
+
+
+def render_or_text(tex: str, text: str, *, size: float = 12.0, color: str | QColor = "#000000",
+                   ratio: float = 2.0) -> QPixmap:
+    """The formula, or ``text`` set in plain type when the formula does not parse (user-supplied labels)."""
+    try:
+        return render(tex, size=size, color=color, ratio=ratio)
+    except MathTextError:
+        font = QFont()
+        font.setPointSizeF(size * 0.75)  # mathtext's size is in pixels at ratio 1; Qt's point is 4/3 pixel
+        box = QFontMetricsF(font).boundingRect(text)
+        pm = QPixmap(max(1, int((box.width() + 2) * ratio)), max(1, int((box.height() + 2) * ratio)))
+        pm.setDevicePixelRatio(ratio)
+        pm.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pm)
+        painter.setFont(font)
+        painter.setPen(QColor(color))
+        painter.drawText(QPointF(1 - box.x(), 1 - box.y()), text)
+        painter.end()
+        return pm
 
 
 def cache_info():

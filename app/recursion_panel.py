@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from fntk_core.diagrams import DiagramError
+from fntk_core.errors import FntkError
 
 from . import core_api, mathtext
 from .style import is_dark, style
@@ -87,8 +88,9 @@ class RecursionPanel(QWidget):
         return self._statistic
 
     def _render(self, tex: str, size: float = TERM_SIZE):
-        return mathtext.render(tex, size=size, color=style().palette(is_dark())["ink"],
-                               ratio=max(1.0, self.devicePixelRatioF()))
+        """The formula; its LaTeX source as text if a label from a file makes it unparsable."""
+        return mathtext.render_or_text(tex, tex, size=size, color=style().palette(is_dark())["ink"],
+                                       ratio=max(1.0, self.devicePixelRatioF()))
 
     def show_diagram(self, d, entry_id: str | None = None) -> None:
         """Show the value of ``d`` and the recursion of its statistic; a diagram that breaks a rule says which."""
@@ -173,8 +175,13 @@ class RecursionPanel(QWidget):
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
-        if event.type() == event.Type.PaletteChange:
+        if event.type() == event.Type.PaletteChange:  # light <-> dark: formulas in the new ink
             self._tint()
+            if self._statistic is not None:
+                selected = self._entry_id
+                self.show_statistic(self._statistic)
+                self._entry_id = selected
+                self._highlight()
 
     def _tint(self) -> None:
         """Highlighted rows in a light tint of the selection colour: black formulas stay readable."""
@@ -205,10 +212,7 @@ class RecursionPanel(QWidget):
         """Write a pdfLaTeX document: the recursion and a TikZ-Feynman figure of each of its diagrams."""
         if self._statistic is None:
             raise ValueError("export: no statistic shown; pick a diagram first")
-        entries = core_api.entries(self._statistic)
-        figures = [(f"{e.id}: coefficient ${_coef_tex(e.coefficient)}$, symmetry factor {e.symmetry_factor}",
-                    e.diagram) for e in entries]
-        core_api.write_text(Path(path), core_api.tex_document(self._statistic, figures))
+        core_api.atomic_write_text(Path(path), core_api.tex_document(self._statistic))
 
     def _ask_export(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export recursion as LaTeX", f"{self._statistic}.tex",
@@ -217,12 +221,6 @@ class RecursionPanel(QWidget):
             return
         try:
             self.export_tex(path)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, FntkError) as exc:
             QMessageBox.warning(self, "Export failed", str(exc))
 
-
-def _coef_tex(expr) -> str:
-    """A SymPy coefficient as LaTeX for a caption."""
-    import sympy as sp
-
-    return sp.latex(expr)

@@ -41,10 +41,12 @@ class NodeStyle:
 @dataclass(frozen=True)
 class LineStyle:
     kind: str  # "z", "ntk", "dntk", "ddntkI", "ddntkII"
+    name: str  # fntk_core.diagrams.model.LINE_STYLE[kind]: "solid", "dotted", ...
     label: str
     meaning: str
     dash: tuple[float, ...]  # empty: solid
     width: float  # relative to geometry.line_width
+    double: bool  # two parallel strokes (TikZ's double)
     cap: str
     key: str
     tikz: str
@@ -52,10 +54,10 @@ class LineStyle:
 
 @dataclass(frozen=True)
 class VertexStyle:
+    """A correction vertex's palette key (its symbol and meaning: fntk_core.tensors.TENSORS)."""
+
     tensor: str
-    tex: str
     key: str
-    meaning: str
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class Style:
         return self.lines.get(kind, self.lines["z"])
 
     def vertex(self, tensor: str) -> VertexStyle:
-        return self.vertices.get(tensor) or VertexStyle(tensor, tensor, "", f"The tensor {tensor}.")
+        return self.vertices.get(tensor) or VertexStyle(tensor, "")
 
     def palette(self, dark: bool | None = None) -> dict[str, QColor]:
         """Colours by name; ``dark=None`` follows the application palette (light or dark)."""
@@ -100,9 +102,10 @@ def parse_style(text: str) -> Style:
     try:
         nodes = {k: NodeStyle(k, v["label"], v["meaning"], v["shape"], float(v["size"]), v["fill"], v["stroke"],
                               v["key"], v["tikz"]) for k, v in data["nodes"].items()}
-        lines = {k: LineStyle(k, v["label"], v["meaning"], tuple(float(x) for x in v["dash"]), float(v["width"]),
-                              v.get("cap", "flat"), v["key"], v["tikz"]) for k, v in data["lines"].items()}
-        vertices = {k: VertexStyle(k, v["tex"], v["key"], v["meaning"]) for k, v in data["vertices"].items()}
+        lines = {k: LineStyle(k, v["name"], v["label"], v["meaning"], tuple(float(x) for x in v["dash"]),
+                              float(v["width"]), bool(v.get("double", False)), v.get("cap", "flat"), v["key"],
+                              v["tikz"]) for k, v in data["lines"].items()}
+        vertices = {k: VertexStyle(k, v["key"]) for k, v in data["vertices"].items()}
     except KeyError as exc:
         raise ValueError(f"style file: missing field {exc.args[0]!r}") from None
     for name, pal in data["palettes"].items():

@@ -6,7 +6,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from fntk_app import core_api, mathtext
 from fntk_app.canvas import DiagramCanvas
-from fntk_app.drawing import LabelItem, LineItem, NodeItem
+from fntk_app.diagram_items import LabelItem, LineItem, NodeItem
 from fntk_app.style import parse_style, style
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QWheelEvent
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from fntk_core.diagrams import STATISTICS, Diagram
 from fntk_core.diagrams.model import CUBIC_TYPES
 from fntk_core.diagrams.rules import SLOTS
+from fntk_core.tensors import TENSORS
 
 DRAWN = ("leg", "cubic", "blob", "vertex")
 
@@ -74,7 +75,7 @@ def test_every_diagram_of_a_tensor_is_drawn_in_the_papers_vocabulary(canvas, nam
         # correction vertices carry their tensor's label; external legs their sample labels
         labels = {it.element_ids[1]: it.tex for it in items.values() if isinstance(it, LabelItem)}
         for v in e.diagram.nodes("vertex"):
-            assert labels[v] == style().vertex(g.nodes[v]["tensor"]).tex
+            assert labels[v] == TENSORS[g.nodes[v]["tensor"]].latex
         for leg in e.diagram.nodes("leg"):
             assert labels[leg].startswith(r"\alpha") or labels[leg].startswith(r"\delta")
 
@@ -191,8 +192,15 @@ def test_style_covers_every_kind_of_the_model():
         assert st.node(kind).meaning
     for kind in SLOTS:
         assert st.line(kind).kind == kind
-    dashes = {st.line(k).dash for k in SLOTS}
-    assert len(dashes) == len(SLOTS) and () in dashes  # z solid, every other kind distinct
+    looks = {(st.line(k).dash, st.line(k).double) for k in SLOTS}
+    assert len(looks) == len(SLOTS) and ((), False) in looks  # z solid, every other kind distinct
+    # the same names as the model, and the same TikZ options as the TikZ export
+    from fntk_core.diagrams.model import LINE_STYLE
+    from fntk_core.export.tikz import TIKZ_LINE
+
+    for kind, name in LINE_STYLE.items():
+        assert st.line(kind).name == name and st.line(kind).tikz == TIKZ_LINE[name]
+        assert st.line(kind).double == name.startswith("double")
     for name, stat in STATISTICS.items():
         if stat.order == 1:
             assert name in st.vertices
@@ -218,3 +226,128 @@ def test_mathtext_pixmaps_are_cached_and_sized_for_the_ratio(qapp):
     assert hi.devicePixelRatio() == 2 and abs(hi.width() - 2 * a.width()) <= 2
     with pytest.raises(mathtext.MathTextError, match="cannot render"):
         mathtext.render(r"\frac{", size=12)
+
+
+def test_export_to_a_missing_folder_names_it(canvas, tmp_path):
+    from fntk_core.errors import FntkError
+
+    canvas.set_diagram(_entry("F/1").diagram)
+    with pytest.raises(FntkError, match="does not exist"):
+        canvas.export_image(tmp_path / "nowhere" / "f.png")
+
+
+def test_vertex_tooltips_say_what_the_tensor_means(canvas):
+    canvas.set_diagram(_entry("F/2").diagram)
+    assert TENSORS["F"].description in canvas.element_items()["v1"].toolTip()
+
+
+@pytest.mark.skipif(__import__("shutil").which("pdflatex") is None, reason="pdflatex not installed")
+def test_the_tikz_names_of_the_style_compile_with_tikz_feynman(tmp_path):
+    import subprocess
+
+    st = style()
+    vertices = [rf"\vertex [{n.tikz}] (v{k}) at ({1.5 * k}, 0) {{}};" for k, n in enumerate(st.nodes.values())]
+    edges = [rf"(v{k}) -- [{ln.tikz}] (v{k + 1})" for k, ln in enumerate(st.lines.values())]
+    (tmp_path / "s.tex").write_text("\\documentclass{article}\n\\usepackage{tikz-feynman}\n"
+                                    "\\tikzfeynmanset{compat=1.1.0}\n\\begin{document}\n"
+                                    "\\begin{tikzpicture}\n\\begin{feynman}\n" + "\n".join(vertices) +
+                                    "\n\\diagram* {" + ",\n".join(edges) + "};\n"
+                                    "\\end{feynman}\n\\end{tikzpicture}\n\\end{document}\n")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "s.tex"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_a_dark_system_palette_gives_a_dark_canvas(canvas, qapp, qtbot):
+    from PySide6.QtGui import QColor, QPalette
+
+    canvas.set_diagram(_entry("F/2").diagram)
+    assert canvas.scene().backgroundBrush().color().lightness() > 200
+    old = qapp.palette()
+    dark = QPalette(old)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202020"))
+    try:
+        qapp.setPalette(dark)  # delivered to widgets as posted events
+        qtbot.waitUntil(lambda: canvas.scene().backgroundBrush().color().lightness() < 60)
+        blob = canvas.element_items()["b1"]
+        assert blob.stroke.lightness() > 200  # ink turns light
+    finally:
+        qapp.setPalette(old)
+    qtbot.waitUntil(lambda: canvas.scene().backgroundBrush().color().lightness() > 200)
+
+
+def test_space_and_left_drag_pans(canvas, qtbot):
+    canvas.set_diagram(_entry("F/2").diagram)
+    for _ in range(6):
+        canvas.zoom_in()
+    canvas.setFocus()
+    h = canvas.horizontalScrollBar().value()
+    vp = canvas.viewport()
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=QPoint(200, 200))
+    qtbot.mouseMove(vp, QPoint(160, 200))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=QPoint(160, 200))
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    assert canvas.horizontalScrollBar().value() == h + 40
+    assert canvas.selected_ids() == []  # a pan selects nothing
+
+
+def test_the_drawing_stays_fitted_when_the_view_grows_until_the_user_zooms(canvas):
+    canvas.set_diagram(_entry("F/2").diagram)
+    small = canvas.zoom()
+    canvas.resize(1280, 840)
+    assert canvas.zoom() > small * 1.2  # (fit never magnifies beyond 2x)
+    canvas.zoom_in()
+    zoomed = canvas.zoom()
+    canvas.resize(640, 420)
+    assert canvas.zoom() == pytest.approx(zoomed)
+
+
+def test_a_line_left_without_its_vertex_shows_a_junction_with_every_end(canvas):
+    d = _entry("P/3").diagram  # a dNTK line (three ends) taken by a P vertex
+    for n in [*d.nodes("pair"), "v1"]:
+        d.remove_node(n)
+    canvas.set_diagram(d)
+    items = canvas.element_items()
+    assert items["L1"].role == "junction"
+    ends = d.edges("L1", "end")
+    assert len(ends) == 3
+    for e in ends:
+        assert items[e["id"]].kind == "dntk"
+        assert _ends(items[e["id"]]) == {_xy(items[e["target"]].pos()), _xy(items["L1"].pos())}
+
+
+def test_set_diagram_keeps_a_copy_and_none_clears(canvas):
+    d = _entry("F/1").diagram
+    canvas.set_diagram(d)
+    d.remove_node("b1")
+    assert "b1" in canvas.diagram().graph and "b1" in canvas.element_items()
+    shown = canvas.diagram()
+    shown.remove_node("c1")
+    assert "c1" in canvas.diagram().graph
+    canvas.set_diagram(None)
+    assert canvas.diagram() is None and canvas.element_items() == {} and not canvas.scene().items()
+
+
+def test_the_diagram_widgets_never_import_pyplot_or_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+            "from PySide6.QtWidgets import QApplication; app = QApplication([])\n"
+            "from fntk_app import canvas, library_panel, recursion_panel, mathtext\n"
+            "mathtext.render(r'\\alpha_1')\n"
+            "bad = [m for m in ('matplotlib.pyplot', 'tensorflow') if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_labels_that_are_no_formula_are_drawn_as_plain_text(canvas):
+    d = _entry("F/1").diagram
+    d.graph.nodes["z1"]["samples"] = ["a{b"]  # a file may name its samples anything short
+    canvas.set_diagram(d)
+    label = canvas.element_items()["z1:label"]
+    assert label.pixmap().width() > 0 and label.pixmap().height() > 0
+    with pytest.raises(mathtext.MathTextError):
+        mathtext.render(label.tex)

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("pytestqt")
 from fntk_app import core_api
 from fntk_app.canvas import DiagramCanvas
-from fntk_app.drawing import NodeItem
+from fntk_app.diagram_items import NodeItem
 from fntk_app.library_panel import LibraryPanel
 from fntk_app.recursion_panel import RecursionPanel
 from PySide6.QtCore import Qt
@@ -15,7 +15,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from fntk_core.diagrams import assembled_recursion, enumerate_diagrams
-from fntk_core.export.latex import recursion_latex, term_latex
+from fntk_core.export.latex import mathtext_printer, recursion_latex, term_latex
 
 
 class Trio(QWidget):
@@ -27,14 +27,10 @@ class Trio(QWidget):
         lay = QHBoxLayout(self)
         for w in (self.library, self.canvas, self.recursion):
             lay.addWidget(w)
-        self.library.diagramChosen.connect(self.show)
-        self.recursion.termClicked.connect(self.show)
-        self.shown = []
+        self.library.diagramChosen.connect(self.choose)
+        self.recursion.termClicked.connect(self.choose)
 
-    def show(self, entry_id=None, d=None):
-        if entry_id is None:  # QWidget.show()
-            return super().show()
-        self.shown.append(entry_id)
+    def choose(self, entry_id, d):
         self.canvas.set_diagram(d)
         self.recursion.show_diagram(d, entry_id)
 
@@ -67,7 +63,7 @@ def _check_recursion_matches_core(panel, name):
     rec = assembled_recursion(name)
     rows = panel.rows()
     assert len(rows) == len(rec.terms)
-    expected = [term_latex(t, rec.labels) for t in rec.terms]
+    expected = [term_latex(t, mathtext_printer(), rec.labels) for t in rec.terms]
     for (source, tex), want in zip(rows, expected):
         assert tex.startswith("-") == want.startswith("-")
         assert tex.lstrip("+- ") == want.lstrip("-")
@@ -192,3 +188,49 @@ def test_a_diagram_that_breaks_a_rule_is_named_not_raised(qtbot):
     panel.show_diagram(d, "broken")
     assert "broken is not a valid diagram" in panel.diagram_title.text()
     assert panel.diagram_value.pixmap() is None or panel.diagram_value.pixmap().isNull()
+
+
+def _ink(pixmap):
+    """Lightness of the most opaque pixel of a rendered formula."""
+    image = pixmap.toImage()
+    best = max((image.pixelColor(x, y).alpha(), x, y) for x in range(0, image.width(), 2)
+                for y in range(0, image.height(), 2))
+    return image.pixelColor(best[1], best[2]).lightness()
+
+
+def test_formulas_follow_the_system_palette(qtbot, qapp):
+    from PySide6.QtGui import QColor, QPalette
+
+    panel = RecursionPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.show_statistic("F")
+    assert _ink(panel.lhs.pixmap()) < 80
+    old = qapp.palette()
+    dark = QPalette(old)
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202020"))
+    try:
+        qapp.setPalette(dark)
+        qtbot.waitUntil(lambda: _ink(panel.lhs.pixmap()) > 180)
+        assert panel.statistic() == "F" and len(panel.rows()) == len(assembled_recursion("F").terms)
+    finally:
+        qapp.setPalette(old)
+
+
+def test_arrow_keys_in_the_library_show_the_next_diagram(trio, qtbot):
+    lib = trio.library
+    _click_tree_row(qtbot, lib.tree, lib.diagram_item("F/1"))
+    lib.tree.setFocus()
+    with qtbot.waitSignal(lib.diagramChosen) as sig:
+        qtbot.keyClick(lib.tree, Qt.Key.Key_Down)
+    assert sig.args[0] == "F/2" and trio.canvas.diagram().is_isomorphic(_library("F/2"))
+
+
+def test_a_diagram_with_odd_sample_labels_still_shows_its_value(qtbot):
+    panel = RecursionPanel()
+    qtbot.addWidget(panel)
+    d = _library("F/1")
+    d.graph.nodes["z1"]["samples"] = ["a{b"]
+    panel.show_diagram(d)
+    assert "a term of F" in panel.diagram_title.text()
+    assert not panel.diagram_value.pixmap().isNull()

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fntk_core.diagrams import DiagramError, enumerate_diagrams, translate
+from fntk_core.diagrams import DiagramError, RuleError, check_all, enumerate_diagrams, translate
 from fntk_core.diagrams.io import diagram_from_json, diagram_to_json, load_diagram, loads
 from fntk_core.diagrams.library import ROOT, library_files
 
@@ -70,9 +70,20 @@ json_values = st.recursive(
 def test_fuzz_arbitrary_json_never_crashes(value):
     try:
         d = loads(json.dumps(value))
-        translate(d)
     except DiagramError:
-        pass
+        return
+    translates_like_check_all(d)
+
+
+def translates_like_check_all(d):
+    """translate raises only RuleError, for the rule that check_all reports first."""
+    found = check_all(d)
+    try:
+        translate(d)
+    except RuleError as exc:
+        assert found and found[0] == exc.violation
+    else:
+        assert found == []
 
 
 KEYS = ["id", "kind", "leg", "samples", "neural", "branch", "type", "tensor", "source", "target", "index"]
@@ -105,9 +116,10 @@ def test_fuzz_mutated_diagrams_never_crash(data):
         if not items:
             break
     try:
-        translate(diagram_from_json(json.loads(json.dumps(doc))))
+        d = diagram_from_json(json.loads(json.dumps(doc)))
     except DiagramError:
-        pass
+        return
+    translates_like_check_all(d)
 
 
 def test_library_matches_the_engine():

@@ -64,3 +64,26 @@ def test_diagram_equality_is_file_equality():
     c = a.copy()
     c.graph.nodes["z1"]["branch"] = "bias"
     assert a != c
+
+
+def test_package_docstring_promises_only_what_it_exports():
+    import re
+
+    import fntk_core.diagrams as pkg
+
+    api = pkg.__doc__.split("Public API::", 1)[1]
+    promised = set()
+    for line in api.splitlines():
+        left = line.split("--")[0]
+        left = re.sub(r"\([^)]*\)", "", left)  # drop argument lists
+        for name in re.findall(r"[A-Za-z_][\w.]*", left.split("->")[0]):
+            promised.add(name)
+    for name in promised:
+        if name.startswith("fntk_core."):
+            __import__(name)
+        elif "." in name:
+            mod, attr = name.split(".")
+            assert hasattr(getattr(pkg, mod), attr), name
+        else:
+            assert hasattr(pkg, name), name
+    assert {"library", "load_diagrams", "check_all", "Rule", "check_file"} <= promised

@@ -13,7 +13,8 @@ def configure_parser(p) -> None:
     p.add_argument("--json", metavar="FILE", help="write the diagrams with coefficients and LaTeX as JSON")
     p.add_argument("--latex", metavar="FILE", help="write the assembled recursion as a LaTeX document")
     p.add_argument("--tikz", metavar="FILE", help="write the diagrams as a TikZ-Feynman document")
-    p.add_argument("--check", metavar="FILE.json", help="validate one diagram file (JSON or exported .tex)")
+    p.add_argument("--check", metavar="FILE", help="validate every diagram in an fntk export (diagram JSON, "
+                                                  "the --json output, or an exported .tex)")
     p.add_argument("--write-library", metavar="DIR", nargs="?", const="",
                    help="regenerate the diagram library (default resources/diagrams)")
 
@@ -38,53 +39,23 @@ def run(args) -> int:
 
 
 def _check(path: str) -> int:
-    from ..export.latex import translation_latex
-    from .io import load_diagram
-    from .translate import translate
+    from fntk_core.diagrams.report import check_file, violation_lines
 
-    if path.endswith(".tex"):
-        from ..export.tikz import diagram_from_tikz
-
-        try:
-            d = diagram_from_tikz(Path(path).read_text())
-        except OSError as exc:
-            raise DiagramError(f"{path}: {exc.strerror}") from None
-    else:
-        d = load_diagram(path)
-    tr = translate(d)  # RuleError -> exit 2 with the rule
-    print(json.dumps({"statistic": tr.statistic, "order": tr.order, "coefficient": str(tr.coefficient),
-                      "terms": [str(t) for t in tr.terms], "latex": translation_latex(tr)}, indent=1))
-    return 0
+    reports = check_file(path)
+    print(json.dumps({"file": str(path), "diagrams": reports}, indent=1))
+    for line in violation_lines(reports):
+        print(f"fntk diagrams: {line}", file=sys.stderr)
+    return 2 if any(not r["ok"] for r in reports) else 0
 
 
 def _statistic(args) -> int:
-    from ..export.latex import latex_document, recursion_latex, translation_latex
-    from ..export.tikz import tikz_document, tikz_snippet
-    from .enumerate import assembled_recursion, enumerate_diagrams
-    from .io import diagram_to_json
-    from .rules import STATISTICS
+    from fntk_core.export.statistic import statistic_json, statistic_latex, statistic_lines, statistic_tikz
 
     name = args.statistic
-    if name not in STATISTICS:
-        raise DiagramError(f"unknown statistic {name!r}; known: {', '.join(STATISTICS)}")
-    found = enumerate_diagrams(name)
-    if args.json:
-        doc = {"statistic": name, "diagrams": [
-            {"coefficient": str(e.coefficient), "order": e.order, "latex": translation_latex(e.translation),
-             "diagram": diagram_to_json(e.diagram)} for e in found]}
-        Path(args.json).write_text(json.dumps(doc, indent=1) + "\n")
-    if args.latex:
-        Path(args.latex).write_text(latex_document(recursion_latex(assembled_recursion(name))))
-    if args.tikz:
-        caps = [rf"{name}, diagram {k + 1}: coefficient \({_tex(e.coefficient)}\)" for k, e in enumerate(found)]
-        Path(args.tikz).write_text(tikz_document([tikz_snippet(e.diagram, c) for e, c in zip(found, caps)], caps))
-    if not (args.json or args.latex or args.tikz):
-        for k, e in enumerate(found, 1):
-            print(f"{name} #{k}: coefficient {e.coefficient}, O(1/n^{e.order}): {translation_latex(e.translation)}")
+    outputs = [(args.json, statistic_json), (args.latex, statistic_latex), (args.tikz, statistic_tikz)]
+    for path, make in outputs:
+        if path:
+            Path(path).write_text(make(name))
+    if not any(path for path, _ in outputs):
+        print("\n".join(statistic_lines(name)))
     return 0
-
-
-def _tex(c) -> str:
-    from ..export.latex import FntkLatexPrinter
-
-    return FntkLatexPrinter().doprint(c)

@@ -13,7 +13,10 @@ i.e. a derivative in that blob), vend (pair -> line, index = line end), pair
 (vertex -> pair).  Parallel edges and self-loops are ordinary multigraph edges.
 
 Topology lives in ``graph``; positions, bends and label offsets in
-``presentation`` and never influence translation or isomorphism.
+``presentation`` and never influence translation or isomorphism.  ``LINE_STYLE``
+names how each leg/line kind is drawn; the TikZ export (and the app's style file)
+follow it.  Diagrams handed out by the library and enumeration are copies; edits
+that return a new diagram live in ``edit.py``.
 """
 from __future__ import annotations
 
@@ -150,7 +153,7 @@ class Diagram:
                       for n, a in self.graph.nodes(data=True))
         edges = tuple((k, tuple(sorted((f, v) for f, v in d.items() if f != "_seq"))) for k, d in self.edge_list())
         pres = tuple(sorted((key, tuple(sorted((k, _frozen(v)) for k, v in val.items())))
-                            for key, val in self.presentation.items()))
+                            for key, val in self.presentation.items() if val))
         return nodes, edges, pres
 
     def __eq__(self, other) -> bool:

@@ -8,14 +8,17 @@ from __future__ import annotations
 import json
 
 from ..diagrams.io import MARK, diagram_to_json, diagrams_from_text
-from ..diagrams.model import Diagram
-from .latex import TENSOR_TEX, label_tex
+from ..diagrams.model import LINE_STYLE, Diagram
+from .latex import TENSOR_TEX, label_tex, notation_latex
 
 COMPAT = r"\tikzfeynmanset{compat=1.1.0}"
 _VERTEX_STYLE = {"cubic": "dot", "blob": "blob", "vertex": "crossed dot", "pair": "square dot", "line": "small, dot"}
 _LEG_TEX = {"z": "z", "ntk": r"\Delta\hat\Theta", "dntk": r"\widehat{dH}", "ddntkI": r"\widehat{dd_IH}",
             "ddntkII": r"\widehat{dd_{II}H}"}
-_LINE_STYLE = {"z": "plain", "ntk": "ghost", "dntk": "charged scalar", "ddntkI": "scalar", "ddntkII": "scalar"}
+# model.LINE_STYLE names how each leg/line kind looks; this is how TikZ draws each name
+TIKZ_LINE = {"solid": "plain", "dotted": "plain, dotted", "dash-dotted": "plain, dash dot",
+             "double-dotted": "plain, double, dotted", "double-dashed": "plain, double, dashed"}
+_LINE_STYLE = {kind: TIKZ_LINE[name] for kind, name in LINE_STYLE.items()}
 
 
 def _edge_style(d: Diagram, e: dict) -> str:
@@ -25,7 +28,7 @@ def _edge_style(d: Diagram, e: dict) -> str:
         return _LINE_STYLE[g.nodes[e["source"]].get("leg", "z")]
     if t in ("end", "vend", "src"):
         line = e["source"] if t == "end" else e["target"]
-        return _LINE_STYLE.get(g.nodes[line].get("type"), "ghost")
+        return _LINE_STYLE.get(g.nodes[line].get("type"), _LINE_STYLE["ntk"])
     if t == "pair":
         return "plain, thick"
     return "plain"
@@ -75,9 +78,20 @@ def tikz_snippet(d: Diagram, caption: str | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
+def legend_latex() -> str:
+    """What the drawing means: line styles and vertex shapes."""
+    names = {"z": "preactivation $z$", "ntk": "NTK", "dntk": "dNTK", "ddntkI": "ddNTK (I)", "ddntkII": "ddNTK (II)"}
+    lines = "; ".join(f"{names[k]}: {LINE_STYLE[k]}" for k in LINE_STYLE)
+    return ("\\paragraph{Diagrams.} External legs on the left carry their neural and sample indices. Lines "
+            f"(legs and internal NTK-type lines) by kind: {lines}. A dot is a cubic vertex (a weight $W$, an "
+            "own-layer contraction, $\\Omega$ or a bias), a blob one neuron of layer $\\ell$ (one Gaussian "
+            "expectation), a crossed dot an interaction vertex (a layer-$\\ell$ tensor, named beside it) and a "
+            "square dot one Kronecker pair of that vertex.\n")
+
+
 def tikz_document(snippets, captions=None) -> str:
-    """A standalone pdfLaTeX document with one or more diagram snippets."""
-    body = []
+    """A standalone pdfLaTeX document with one or more diagram snippets, its symbols defined."""
+    body = [notation_latex(), legend_latex()]
     for k, s in enumerate(snippets):
         if captions:
             body.append(rf"\noindent {captions[k]}\par\medskip")
