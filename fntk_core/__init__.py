@@ -50,6 +50,7 @@ __all__ = [
     "Activation", "get_activation", "parse_formula", "NetworkSpec",
     "Result", "ResultMeta", "TENSORS", "TensorInfo", "Progress",
     "FntkError", "NonFiniteError", "SpecError", "FormulaError", "ResultError",
-    *_LAZY,
+    "solve", "iter_solve", "sample", "iter_sample", "SamplingSession",
+    "find_critical", "chi_parallel", "chi_perp", "Diagram", "load_diagram", "library",
 ]
 __version__ = "0.1.0"

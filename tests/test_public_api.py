@@ -34,3 +34,8 @@ def test_import_does_not_import_tensorflow():
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'matplotlib'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_all_lists_exactly_the_lazy_and_eager_names():
+    assert set(fntk_core._LAZY) <= set(fntk_core.__all__)
+    assert len(fntk_core.__all__) == len(set(fntk_core.__all__))

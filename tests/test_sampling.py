@@ -310,7 +310,7 @@ def test_ddntk_forward_equations_match_autodiff(act):
             assert scale > 1e-3, (l, name)  # not vacuous
             np.testing.assert_allclose(got, r, rtol=0, atol=1e-11 * scale, err_msg=f"layer {l + 1} {name}")
     # the features: n_{l-1} x these means are R, S, T, U (storage orders of docs/ddntk.md)
-    feats = ens.features(layers)
+    feats = ens.derivative_features(layers)
     dd1, dd2 = (to_samples_first(layers[2][k], ens.N).numpy() for k in ("dd1", "dd2"))
     pairs = [(0, 1), (1, 0)]
     want = {"ddr4": sum(dd1[..., i, i, j, j] for i, j in pairs) / 2,
@@ -372,6 +372,7 @@ def test_fast_features_match_full_forward_equations(act, N, widths, tensors):
     """The engine's fast path (only what the requested tensors need, input pairs a <= b) gives the
     same per-network features as the whole forward equations (checked against autodiff above)."""
     import tensorflow as tf
+    from sampling_reference import reference_features
 
     from fntk_core.sampling.api import wanted_features
     from fntk_core.sampling.engine import _NTK_FEATURES, Ensemble
@@ -388,7 +389,7 @@ def test_fast_features_match_full_forward_equations(act, N, widths, tensors):
     ref = Ensemble(spec, x, widths, need_ntk=True, **kw)
     Ws, bs = fast.params(tf.constant(2, tf.int64), 3)
     a = fast.fast_features(Ws, bs)
-    b = ref.features(ref.forward(Ws, bs))
+    b = reference_features(ref, ref.forward(Ws, bs))
     assert set(want) <= set(a) <= set(b)
     for k in a:
         scale = max(np.abs(b[k].numpy()).max(), 1.0)
@@ -488,6 +489,7 @@ def test_rao_blackwell_only_features_without_the_last_layer(act, N, widths, tens
     """Rao-Blackwellised features from layers 1 .. L-1 only (skip_last) equal those of the whole
     forward equations of the same networks."""
     import tensorflow as tf
+    from sampling_reference import reference_features
 
     from fntk_core.sampling.api import wanted_features
     from fntk_core.sampling.engine import _NTK_FEATURES, Ensemble
@@ -506,7 +508,7 @@ def test_rao_blackwell_only_features_without_the_last_layer(act, N, widths, tens
     Ws, bs = fast.params(tf.constant(4, tf.int64), 3, layers=fast.drawn_layers)
     a = fast.fast_features(Ws, bs)
     Wf, bf = ref.params(tf.constant(4, tf.int64), 3)
-    b = ref.features(ref.forward(Wf, bf))
+    b = reference_features(ref, ref.forward(Wf, bf))
     assert set(want) <= set(a) and not any(k in a for k in ("k2", "t2", "xk2", "xt2"))
     for k in a:
         scale = max(np.abs(b[k].numpy()).max(), 1.0)
@@ -599,3 +601,54 @@ def test_sampler_nonfinite_is_a_clear_error():
     with pytest.warns(RuntimeWarning, match="NaN or Inf"):
         r = sample(spec, x, networks=8, width=3, tensors=["K"], seed=1, allow_nonfinite=True)
     assert r.meta.networks_used == 0 and np.all(np.isnan(r["K"]))
+
+
+@pytest.mark.parametrize("tensors", [["K", "Theta", "V", "D", "F", "P"], ["Theta", "A", "Q", "R"]])
+def test_dntk_chunks_use_the_fast_path_for_z_and_ntk_features(tensors):
+    """With dNTK tensors requested, the features of z and the NTK still come from the one fast
+    implementation and equal the reference; P, Q, R from the forward equations."""
+    import tensorflow as tf
+    from sampling_reference import reference_features
+
+    from fntk_core.sampling.api import wanted_features
+    from fntk_core.sampling.engine import Ensemble
+    from fntk_core.sampling.estimators import tensor_sources
+
+    spec = _tiny_spec("tanh")
+    want = wanted_features(tensors, control_variates=True)
+    need_ddntk = "ddntk" in tensor_sources(tensors)
+    kw = dict(seed=3, dtype="float64", chunk=2, blocks=2, need_ntk=True, need_dntk=True, control_variates=True)
+    ens = Ensemble(spec, X2, [4, 3, 2], features=want, need_ddntk=need_ddntk, **kw)
+    Ws, bs = ens.params(tf.constant(1, tf.int64), 2)
+    got = ens.chunk_features(Ws, bs)
+    layers = ens.forward(Ws, bs)
+    ref = reference_features(ens, layers)
+    ref.update(ens.derivative_features(layers))
+    assert set(want) <= set(got)
+    for k in got:
+        scale = max(np.abs(ref[k].numpy()).max(), 1.0)
+        np.testing.assert_allclose(got[k].numpy(), ref[k].numpy(), rtol=0, atol=1e-12 * scale, err_msg=k)
+
+
+def test_feature_registry_gives_every_engine_set():
+    from fntk_core.sampling import engine
+    from fntk_core.sampling.estimators import FEATURES, NEEDS, RB_FEATURES
+
+    sets = (engine._Z_FEATURES, engine._NTK_FEATURES, engine._DNTK_FEATURES, engine._DDNTK_FEATURES)
+    assert set().union(*sets) == set(FEATURES) and sum(map(len, sets)) == len(FEATURES)
+    assert engine._RB_ONLY == {"r" + f for f in RB_FEATURES} and engine._FULL_NTK_FEATURES == {"f4", "b4", "rf4", "rb4"}
+    assert {f for feats in NEEDS.values() for f in feats} <= set(FEATURES)
+
+
+def test_control_variates_fallback_warns(monkeypatch):
+    """When the infinite-width solve fails, sampling goes on without control variates, visibly."""
+    import fntk_core.solver as solver
+    from fntk_core.sampling import sample
+
+    def broken(*a, **k):
+        raise ValueError("no solver today")
+
+    monkeypatch.setattr(solver, "solve", broken)
+    with pytest.warns(RuntimeWarning, match="control variates switched off.*no solver today"):
+        r = sample(_spec("tanh", depth=3), X2, networks=16, width=4, tensors=["K"], seed=1)
+    assert r.meta["control_variates"] is False and "no solver today" in r.meta["control_variates_note"]

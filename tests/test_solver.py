@@ -227,3 +227,12 @@ def test_eight_inputs_full_set_consistent_with_subsets():
             arr = full.tensors[name]
             sub = arr[np.ix_(*([np.arange(arr.shape[0])] + [subset] * (arr.ndim - 1)))]
             np.testing.assert_allclose(sub, part.tensors[name], rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_cli_overflow_is_a_one_line_error(capsys):
+    """`fntk solve --activation tanh --cw 1 --depth 2 --input=1e308,1e308` used to end in a traceback."""
+    from fntk_core.cli import main
+
+    rc = main(["solve", "--activation", "tanh", "--cw", "1", "--depth", "2", "--input=1e308,1e308"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "K at layer 1 is inf" in err and "Traceback" not in err

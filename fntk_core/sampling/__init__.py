@@ -17,7 +17,7 @@ import os
 # TensorFlow is first imported (lazily, by the engine).  An explicit value still wins.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from ..tensors import DEFAULT_TENSORS  # noqa: E402
-from .api import SamplingSession, iter_sample, sample  # noqa: E402
+from ..tensors import DEFAULT_TENSORS
+from .api import SamplingSession, iter_sample, sample
 
 __all__ = ["DEFAULT_TENSORS", "SamplingSession", "iter_sample", "sample"]

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from .tf_activations import tf_derivative
 
+
 def _lift_leg(T, G, leg, m):
     """T (E, A0, A1, A2, A3) with leg ``leg`` of size N m: sum_k T[.., (a,k), ..] G[e,a,x,k] -> N n."""
     dims = T.shape.as_list()[1:]
@@ -164,7 +165,7 @@ def _pattern_index(N, n, pattern):
         row = []
         for i, j in pairs:
             w, x, y, z = {"iijj": (i, i, j, j), "ijij": (i, j, i, j), "ijji": (i, j, j, i)}[pattern]
-            row.append((((((((a * n + w) * N + b) * n + x) * N + c) * n + y) * N + d) * n + z))
+            row.append(((((((a * n + w) * N + b) * n + x) * N + c) * n + y) * N + d) * n + z)
         rows.append(row)
     return np.array(rows, np.int64)
 

@@ -68,7 +68,7 @@ def _outer(a, b):
     return a[..., :, :, None, None] * b[..., None, None, :, :]
 
 
-# per-network feature sets (see Ensemble.features), from the one registry estimators.FEATURES
+# per-network feature sets (see Ensemble.fast_features and derivative_features), from the registry estimators.FEATURES
 _Z_FEATURES = features_from("z")
 _NTK_FEATURES = features_from("ntk")
 _DNTK_FEATURES = features_from("dntk")
@@ -139,19 +139,19 @@ class Ensemble:
                 features |= _DNTK_FEATURES
             if self.need_ddntk:
                 features |= _DDNTK_FEATURES
-        self.want = frozenset(features)
-        if not self.need_ntk and self.want & (_NTK_FEATURES | _DNTK_FEATURES):
+        self.wanted_features = frozenset(features)
+        if not self.need_ntk and self.wanted_features & (_NTK_FEATURES | _DNTK_FEATURES):
             raise ValueError("NTK features requested without need_ntk")
-        if not self.need_dntk and self.want & _DNTK_FEATURES:
+        if not self.need_dntk and self.wanted_features & _DNTK_FEATURES:
             raise ValueError("dNTK features requested without need_dntk")
-        if not self.need_ddntk and self.want & _DDNTK_FEATURES:
+        if not self.need_ddntk and self.wanted_features & _DDNTK_FEATURES:
             raise ValueError("ddNTK features requested without need_ddntk")
         self._pairs_setup()
         # Only Rao-Blackwellised features (and no dNTK): every layer-L statistic is a closed form
         # in layer L-1 quantities, so W^(L), b^(L) are not drawn and no layer-L GEMM is run.
         # The draws stay keyed per network (network e's normals start at counter e*M/2 as
         # always); the unused tail of each network's range is just not generated.
-        self.skip_last = (not self.need_dntk) and all(f in _RB_ONLY for f in self.want)
+        self.skip_last = (not self.need_dntk) and all(f in _RB_ONLY for f in self.wanted_features)
         self.drawn_layers = self.L - 1 if self.skip_last else self.L
         self.traces = 0
         self._fn = tf.function(
@@ -186,7 +186,7 @@ class Ensemble:
                         b_idx[a, b, c, d] = (0 if (a <= c) == (b <= d) else P * P) + pid[a, c] * P + pid[b, d]
         self.g_idx, self.b_idx = g_idx, b_idx
         # with whole NTK matrices (features F, B): pair recursion; else per-input Jacobians
-        self.full_mode = bool(self.want & _FULL_NTK_FEATURES)
+        self.full_mode = bool(self.wanted_features & _FULL_NTK_FEATURES)
 
     # -- random parameters ------------------------------------------------------
     def draw(self, e0, E, key=None, per=None):
@@ -297,92 +297,44 @@ class Ensemble:
             forward_dd(self, out, Ws)  # adds dd_I H ("dd1"), dd_II H ("dd2") per layer
         return out
 
-    # -- per-network features ------------------------------------------------------
-    def features(self, layers):
-        """Per-network statistics per layer, stacked as (E, L, ...) float64 tensors.
+    # -- per-network features of the dNTK / ddNTK -------------------------------------------
+    def derivative_features(self, layers):
+        """Per-network dNTK and ddNTK features per layer, stacked as (E, L, ...) float64 tensors.
 
-        Plain (neuron-index structure of theory.md section 2, at layer l):
-          k2  mean_i z_ia z_ib;                   t2  mean_i Theta_ii;ab
-          v4  mean_{i!=j} z_ia z_ib z_jc z_jd;    d4  mean_{i!=j} z_ia z_ib Theta_jj;cd
-          a4  mean_{i!=j} Theta_ii;ab Theta_jj;cd
-          f4[a,b,c,d] mean_{i!=j} z_ia z_jc Theta_ij;bd        (F_abcd / n_{l-1})
-          b4[a,b,c,d] mean_{i!=j} Theta_ij;ac Theta_ij;bd      (B_abcd / n_{l-1})
           p4[0,1,2,3] mean_{i!=j} dH_{ijj;012} z_{i;3};  q4: mean_{i!=j} dH_{iij;012} z_{j;3}
           ddr4, dds4, ddt4, ddu4: R, S, T, U / n_{l-1} from dd_I H, dd_II H (ddntk.features_dd)
-        Rao-Blackwellised (r-prefixed): the same expectations conditional on layer l-1
-        (layer l is Gaussian given layer l-1), in closed form.
+        ``layers``: the output of ``forward``.  Every other feature comes from ``fast_features``.
         """
         feats = {}
-        L = self.L
-        for l in range(1, L + 1):
-            d = layers[l - 1]
-            f = {}
-            z = d["z"]
+        for l in range(1, self.L + 1):
+            layer = layers[l - 1]
             n = self.dims[l]
             pair = n * (n - 1) if n > 1 else 1.0
-            Sz = tf.einsum("eai,ebi->eab", z, z)
-            f["k2"] = Sz / n
-            zz = z[:, :, None, :] * z[:, None, :, :]  # (E, N, N, n)
-            f["v4"] = (_outer(Sz, Sz) - tf.einsum("eabi,ecdi->eabcd", zz, zz)) / pair
-            if self.need_ntk:
-                th = d["theta"]
-                td = tf.linalg.diag_part(th)  # (E, N, N, n)
-                St = tf.reduce_sum(td, -1)
-                f["t2"] = St / n
-                f["d4"] = (_outer(Sz, St) - tf.einsum("eabi,ecdi->eabcd", zz, td)) / pair
-                f["a4"] = (_outer(St, St) - tf.einsum("eabi,ecdi->eabcd", td, td)) / pair
-                f["f4"] = (tf.einsum("eai,ecj,ebdij->eabcd", z, z, th) - tf.einsum("eaci,ebdi->eabcd", zz, td)) / pair
-                f["b4"] = (tf.einsum("eacij,ebdij->eabcd", th, th) - tf.einsum("eaci,ebdi->eabcd", td, td)) / pair
-            if self.need_dntk:
-                dH = d["dH"]
+            layer_feats = {}
+            if self.wanted_features & {"p4", "q4"}:
+                z, dH = layer["z"], layer["dH"]
                 dd = tf.linalg.diag_part(dH)  # [.., i0, j] = dH[i0, j, j]
                 ddd = tf.linalg.diag_part(dd)  # [.., i] = dH[i,i,i]
                 diag3 = tf.einsum("eabci,edi->eabcd", ddd, z)
-                f["p4"] = (tf.einsum("eabcij,edi->eabcd", dd, z) - diag3) / pair
+                layer_feats["p4"] = (tf.einsum("eabcij,edi->eabcd", dd, z) - diag3) / pair
                 qq = tf.linalg.diag_part(tf.transpose(dH, [0, 1, 2, 3, 6, 4, 5]))  # [.., j, i] = dH[i, i, j]
-                f["q4"] = (tf.einsum("eabcji,edj->eabcd", qq, z) - diag3) / pair
-            if "dd1" in d:  # R, S, T, U (ddntk.py)
+                layer_feats["q4"] = (tf.einsum("eabcji,edj->eabcd", qq, z) - diag3) / pair
+            if "dd1" in layer:  # R, S, T, U (ddntk.py)
                 from .ddntk import features_dd
 
-                f.update(features_dd(d, n, self.N))
-            # Rao-Blackwellised
-            p = self.spec.layer_params(l)
-            if l == 1:
-                E = tf.shape(z)[0]
-                gram = tf.matmul(self.x, self.x, transpose_b=True) / self.dims[0]
-                G = tf.tile((p["C_b"] + p["C_W"] * gram)[None], tf.stack([E, 1, 1]))
-                H = tf.tile((p["lambda_b"] + p["lambda_W"] * gram)[None], tf.stack([E, 1, 1]))
-                zero4 = tf.zeros(tf.stack([E] + [self.N] * 4), self.dtype)
-                rf4 = rb4 = zero4
-            else:
-                prev = layers[l - 2]
-                m = self.dims[l - 1]
-                s = prev["sigma"]
-                gram = tf.einsum("eak,ebk->eab", s, s) / m
-                G = p["C_b"] + p["C_W"] * gram
-                if self.need_ntk:
-                    sp1 = prev["sigma1"]
-                    thp = prev["theta"]
-                    tdp = tf.linalg.diag_part(thp)
-                    H = p["lambda_b"] + p["lambda_W"] * gram + (p["C_W"] / m) * tf.einsum("eak,ebk,eabk->eab", sp1, sp1, tdp)
-                    c2 = (p["C_W"] / m) ** 2
-                    uu = s[:, :, None, :] * sp1[:, None, :, :]  # [e,a,b,k] = s_ka s'_kb
-                    rf4 = c2 * tf.einsum("eabk,ecdl,ebdkl->eabcd", uu, uu, thp)
-                    X = sp1[:, :, None, :, None] * sp1[:, None, :, None, :] * thp  # [e,a,c,k,l]
-                    rb4 = c2 * tf.einsum("eackl,ebdkl->eabcd", X, X)
-            f["rk2"] = G
-            f["rv4"] = _outer(G, G)
-            if self.need_ntk:
-                f["rt2"] = H
-                f["rd4"] = _outer(G, H)
-                f["ra4"] = _outer(H, H)
-                f["rf4"] = rf4
-                f["rb4"] = rb4
-            for k, v in f.items():
-                if k in self.want:
+                layer_feats.update(features_dd(layer, n, self.N))
+            for k, v in layer_feats.items():
+                if k in self.wanted_features:
                     feats.setdefault(k, []).append(tf.cast(v, tf.float64))
-        self._control_variates(feats)
         return {k: tf.stack(v, axis=1) for k, v in feats.items()}
+
+    def chunk_features(self, Ws, bs):
+        """Every wanted per-network feature of the networks with these weights, (E, L, ...) each:
+        the fast path for those of z and the NTK, the forward equations for the dNTK / ddNTK."""
+        feats = self.fast_features(Ws, bs)
+        if self.need_dntk:
+            feats.update(self.derivative_features(self.forward(Ws, bs)))
+        return feats
 
     # -- fast path (no dNTK): only what the wanted features need -------------------------
     #
@@ -440,11 +392,21 @@ class Ensemble:
         return tf.eye(n, dtype=self.dtype)[:, None, :] * c[:, None, :, None]
 
     def fast_features(self, Ws, bs):
-        """The wanted per-network features (same definitions as ``features``), no dNTK.
+        """The wanted per-network features of z and the NTK (definitions below), no dNTK.
+
+        Plain (neuron-index structure of docs/theory.md section 2, at layer l):
+          k2  mean_i z_ia z_ib;                   t2  mean_i Theta_ii;ab
+          v4  mean_{i!=j} z_ia z_ib z_jc z_jd;    d4  mean_{i!=j} z_ia z_ib Theta_jj;cd
+          a4  mean_{i!=j} Theta_ii;ab Theta_jj;cd
+          f4[a,b,c,d] mean_{i!=j} z_ia z_jc Theta_ij;bd        (F_abcd / n_{l-1})
+          b4[a,b,c,d] mean_{i!=j} Theta_ij;ac Theta_ij;bd      (B_abcd / n_{l-1})
+        Rao-Blackwellised (r-prefixed): the same expectations conditional on layer l-1
+        (layer l is Gaussian given layer l-1), in closed form.  The slow, direct
+        implementation of these definitions is the reference in tests/sampling_reference.py.
 
         With ``skip_last`` (only Rao-Blackwellised features), layer L's weights are not used
         (``Ws``, ``bs`` may hold layers 1 .. L-1 only): its features come from layer L-1."""
-        want, L, N, P = self.want, self.L, self.N, self.P
+        want, L, N, P = self.wanted_features, self.L, self.N, self.P
         dt = self.dtype
         x = self.x
         E = tf.shape(Ws[0])[0] if Ws else self.chunk
@@ -459,13 +421,14 @@ class Ensemble:
         z = None
         s = s1 = zprev = None  # sigma, sigma', z of the layer below
         T = M = None
-        cs, jblocks, implicit = [], [], None
+        ntk_coeffs = []  # per layer k: c^(k)_ab = lambda_b + lambda_W gram, the NTK term that layer adds (pairs)
+        jblocks, implicit = [], None  # Jacobian blocks J^(l,k), k < l-1; J^(l,l-1) kept as (W, sigma')
         td = tr = None
         for l in range(1, L + 1):
             p = self.spec.layer_params(l)
             n = self.dims[l]
             m = self.dims[l - 1]
-            f = {}
+            layer_feats = {}  # this layer's features
             rb_only = self.skip_last and l == L  # no z^(L), no Theta^(L): closed forms from layer L-1
             if l > 1:
                 s = self.act[0](zprev)
@@ -485,7 +448,7 @@ class Ensemble:
                 td_prev = td
                 if full and l > 1:  # rf4, rb4 need D_a Theta^(L-1) D_b, not Theta^(L)
                     sa, sb = tf.gather(s1, pa, axis=1), tf.gather(s1, pb, axis=1)
-                    M = cs[0][:, :, None] * sa * sb if l == 2 else T * tf.transpose(sa, [0, 2, 1])[:, :, :, None] * sb[:, None, :, :]
+                    M = ntk_coeffs[0][:, :, None] * sa * sb if l == 2 else T * tf.transpose(sa, [0, 2, 1])[:, :, :, None] * sb[:, None, :, :]
             elif ntk:
                 c_own = self._to_pairs(p["lambda_b"] + p["lambda_W"] * gram)  # (E, P)
                 td_prev = td
@@ -495,7 +458,7 @@ class Ensemble:
                 elif full:
                     sa, sb = tf.gather(s1, pa, axis=1), tf.gather(s1, pb, axis=1)  # (E, P, m)
                     if l == 2:
-                        w = cs[0][:, :, None] * sa * sb  # Theta^(1) = c^(1) 1:  D_a Theta^(1) D_b = diag(w)
+                        w = ntk_coeffs[0][:, :, None] * sa * sb  # Theta^(1) = c^(1) 1:  D_a Theta^(1) D_b = diag(w)
                         M = w
                         V = tf.transpose(W, [0, 2, 1])[:, :, None, :] * tf.transpose(w, [0, 2, 1])[:, :, :, None]
                         T = tf.matmul(W, tf.reshape(V, [-1, m, P * n]))  # [e, i, (p, k)]
@@ -526,11 +489,11 @@ class Ensemble:
                     # diagonals: sum_k c^(k) (J^(l,k)_a J^(l,k)_b^T)_ii + c^(l); the W D block by a GEMM
                     # (W o W) (sigma'_a o sigma'_b)
                     dd = tf.gather(s1, pa, axis=1) * tf.gather(s1, pb, axis=1)  # (E, P, m)
-                    td = c_own[:, :, None] + cs[-1][:, :, None] * tf.matmul(dd, W * W, transpose_b=True)
+                    td = c_own[:, :, None] + ntk_coeffs[-1][:, :, None] * tf.matmul(dd, W * W, transpose_b=True)
                     for k, blk in enumerate(jblocks):
-                        td = td + cs[k][:, :, None] * self._row_dots(blk)
+                        td = td + ntk_coeffs[k][:, :, None] * self._row_dots(blk)
                     tr = tf.reduce_sum(td, -1) if want & {"t2", "d4", "a4"} else None
-                cs.append(c_own)
+                ntk_coeffs.append(c_own)
             # ---- plain features ----
             npair = n * (n - 1) if n > 1 else 1.0
             if l == 1 and want & {"f4", "b4", "rf4", "rb4"}:
@@ -538,30 +501,30 @@ class Ensemble:
             if want & {"k2", "v4", "d4"}:
                 Sz = _gram(z)
             if "k2" in want:
-                f["k2"] = Sz / n
+                layer_feats["k2"] = Sz / n
             if want & {"v4", "d4", "f4"}:
                 zz = z[:, :, None, :] * z[:, None, :, :]  # (E, N, N, n)
             if "v4" in want:
-                f["v4"] = (_outer(Sz, Sz) - _pair_products_same(zz, zz)) / npair
+                layer_feats["v4"] = (_outer(Sz, Sz) - _pair_products_same(zz, zz)) / npair
             if ntk and want & {"t2", "d4", "a4", "f4", "b4"}:
                 St = self._from_pairs(tr) if tr is not None else None
                 tdf = self._from_pairs(td) if need_diag[l] else None
                 if "t2" in want:
-                    f["t2"] = St / n
+                    layer_feats["t2"] = St / n
                 if "d4" in want:
-                    f["d4"] = (_outer(Sz, St) - _pair_products_same(zz, tdf)) / npair
+                    layer_feats["d4"] = (_outer(Sz, St) - _pair_products_same(zz, tdf)) / npair
                 if "a4" in want:
-                    f["a4"] = (_outer(St, St) - _pair_products_same(tdf, tdf)) / npair
+                    layer_feats["a4"] = (_outer(St, St) - _pair_products_same(tdf, tdf)) / npair
                 if "f4" in want:
-                    f["f4"] = zero4 if l == 1 else (self._contract_f(z, T) - _pair_products(zz, tdf)) / npair
+                    layer_feats["f4"] = zero4 if l == 1 else (self._contract_f(z, T) - _pair_products(zz, tdf)) / npair
                 if "b4" in want:
-                    f["b4"] = zero4 if l == 1 else (self._contract_b(*self._frobenius(T)) - _pair_products(tdf, tdf)) / npair
+                    layer_feats["b4"] = zero4 if l == 1 else (self._contract_b(*self._frobenius(T)) - _pair_products(tdf, tdf)) / npair
             # ---- Rao-Blackwellised: expectations over this layer's W, b given the layer below ----
             G = p["C_b"] + p["C_W"] * gram
             if "rk2" in want:
-                f["rk2"] = G
+                layer_feats["rk2"] = G
             if "rv4" in want:
-                f["rv4"] = _outer(G, G)
+                layer_feats["rv4"] = _outer(G, G)
             if ntk:
                 if l == 1:
                     H = p["lambda_b"] + p["lambda_W"] * gram
@@ -571,29 +534,29 @@ class Ensemble:
                         extra = self._from_pairs(tf.reduce_sum(sa * sb * td_prev, -1))
                         H = p["lambda_b"] + p["lambda_W"] * gram + (p["C_W"] / m) * extra
                 if "rt2" in want:
-                    f["rt2"] = H
+                    layer_feats["rt2"] = H
                 if "rd4" in want:
-                    f["rd4"] = _outer(G, H)
+                    layer_feats["rd4"] = _outer(G, H)
                 if "ra4" in want:
-                    f["ra4"] = _outer(H, H)
+                    layer_feats["ra4"] = _outer(H, H)
                 c2 = (p["C_W"] / m) ** 2
                 if "rf4" in want:
                     if l == 1:
-                        f["rf4"] = zero4
+                        layer_feats["rf4"] = zero4
                     elif l == 2:  # D Theta^(1) D = diag(w)
                         g = tf.einsum("eak,epk,eck->eapc", s, M, s)
-                        f["rf4"] = c2 * tf.gather(tf.reshape(g, [-1, N * P * N]), self.g_idx, axis=1)
+                        layer_feats["rf4"] = c2 * tf.gather(tf.reshape(g, [-1, N * P * N]), self.g_idx, axis=1)
                     else:
-                        f["rf4"] = c2 * self._contract_f(s, M)
+                        layer_feats["rf4"] = c2 * self._contract_f(s, M)
                 if "rb4" in want:
                     if l == 1:
-                        f["rb4"] = zero4
+                        layer_feats["rb4"] = zero4
                     elif l == 2:
                         S1 = tf.matmul(M, M, transpose_b=True)
-                        f["rb4"] = c2 * self._contract_b(S1, S1)
+                        layer_feats["rb4"] = c2 * self._contract_b(S1, S1)
                     else:
-                        f["rb4"] = c2 * self._contract_b(*self._frobenius(M))
-            for k, v in f.items():
+                        layer_feats["rb4"] = c2 * self._contract_b(*self._frobenius(M))
+            for k, v in layer_feats.items():
                 feats.setdefault(k, []).append(tf.cast(v, tf.float64))
             zprev = z
         self._control_variates(feats)
@@ -621,10 +584,7 @@ class Ensemble:
         self.traces += 1  # Python side: runs once per trace
         E = self.chunk
         Ws, bs = self.params(e0, E, key, layers=self.drawn_layers)
-        if self.need_dntk:
-            feats = self.features(self.forward(Ws, bs))
-        else:
-            feats = self.fast_features(Ws, bs)
+        feats = self.chunk_features(Ws, bs)
         finite = tf.ones([E], tf.bool)
         for v in feats.values():
             finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(tf.reshape(v, [E, -1])), axis=1))

@@ -1,6 +1,6 @@
 """Streaming estimators (NumPy only; no TensorFlow here).
 
-Per-network features (see engine.Ensemble.features) are summed into a fixed number of
+Per-network features (see engine.Ensemble.fast_features) are summed into a fixed number of
 blocks; network e goes to block e mod G.  Memory is G x (size of the features) however
 many networks are drawn.  Every statistic is a smooth function of feature means
 (cumulants are differences of products of means), so its standard error comes from the
@@ -17,7 +17,7 @@ from ..tensors import TENSORS
 
 @dataclass(frozen=True)
 class Feature:
-    """One per-network statistic the engine computes (definitions: engine.Ensemble.features)."""
+    """One per-network statistic the engine computes (definitions: engine.Ensemble.fast_features, derivative_features)."""
 
     name: str
     source: str  # forward quantities it is computed from: "z", "ntk", "dntk" or "ddntk"
@@ -89,7 +89,7 @@ class Accumulator:
                 "sums": None if self.sums is None else {k: v.tolist() for k, v in self.sums.items()}}
 
     @classmethod
-    def from_state(cls, state: dict) -> "Accumulator":
+    def from_state(cls, state: dict) -> Accumulator:
         acc = cls(int(state["blocks"]))
         acc.counts = np.array(state["counts"], dtype=np.int64)
         acc.bad, acc.drawn = int(state["bad"]), int(state["drawn"])

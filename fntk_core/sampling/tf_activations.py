@@ -11,7 +11,7 @@ from __future__ import annotations
 import sympy as sp
 import tensorflow as tf
 
-from ..activations import Z, Activation, sigmoid, softplus
+from ..activations import Activation, Z, sigmoid, softplus
 from ..errors import FntkError
 
 _FUNCS = {
@@ -77,7 +77,8 @@ def _to_tf(expr: sp.Expr, z):
 
 
 def tf_derivative(act: Activation, order: int):
-    """A TensorFlow callable for sigma^(order) (order 0, 1, 2)."""
+    """A TensorFlow callable for sigma^(order): any order of a smooth activation (the engine
+    uses 0-2, the ddNTK forward equations 0-3); for the ReLU family 0, 1 and zero above."""
     if act.slopes is not None:
         s_plus, s_minus = act.slopes
         if order == 0:

@@ -22,7 +22,13 @@ from pathlib import Path
 
 from ..files import atomic_write_text
 from . import finite_width, gradient_stability, scale_invariant
-from .base import StudyResult, TextProgress, load_results, run_points, write_results_json
+from .base import (
+    StudyResult,
+    TextProgress,
+    load_results,
+    run_points,
+    write_results_json,
+)
 
 STUDIES = {m.NAME: m for m in (gradient_stability, finite_width, scale_invariant)}
 
@@ -73,4 +79,4 @@ def run_study(name: str, out_dir, *, progress=None, cancel=None, paper: bool = F
     return result
 
 
-__all__ = ["run_study", "study_defaults", "load_results", "STUDIES", "StudyResult", "TextProgress"]
+__all__ = ["STUDIES", "StudyResult", "TextProgress", "load_results", "run_study", "study_defaults"]

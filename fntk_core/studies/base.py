@@ -189,7 +189,7 @@ def run_points(study: str, points: list[Point], out_dir: Path, *, progress=None,
             result.reused.append(p.key)
         else:
             todo.append(p)
-    total = int(round(sum(p.cost() for p in todo))) or 1
+    total = round(sum(p.cost() for p in todo)) or 1
     done = 0.0
     for i, p in enumerate(todo, 1):
         label = f"{study}: point {i}/{len(todo)} ({', '.join(f'{k}={v}' for k, v in p.coords.items())})"
@@ -201,7 +201,7 @@ def run_points(study: str, points: list[Point], out_dir: Path, *, progress=None,
             if is_cancelled(cancel):
                 session.cancel()
                 break
-            report(progress, int(round(done + p.cost() * session.networks_drawn / p.networks)), total, label)
+            report(progress, round(done + p.cost() * session.networks_drawn / p.networks), total, label)
             session.step()
         if session.cancelled:
             if session.networks_drawn == 0:  # not started: nothing to keep
