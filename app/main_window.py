@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from fntk_core.diagrams import load_diagrams
 from fntk_core.errors import FntkError
 from fntk_core.files import atomic_write_text
 from fntk_core.results import Result
@@ -37,19 +38,6 @@ from .results_panel import ResultsPanel
 PANELS = ("library", "canvas", "recursion", "network", "results")
 FILE_FILTER = ("fntk files (*.json *.tex);;Sessions (*.fntk-session.json *.json);;"
                "Diagrams (*.json *.tex);;Results (*.json);;All files (*)")
-
-
-def _load_diagrams(path) -> list:
-    """Every diagram in a file fntk wrote (diagram JSON, multi-diagram JSON, TikZ export)."""
-    try:
-        from fntk_core.diagrams import load_diagrams
-    except ImportError:  # until branch diagrams lands: one-diagram JSON or a TikZ export
-        from fntk_core.diagrams.io import load_diagram
-        from fntk_core.export.tikz import diagrams_from_tikz
-
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-        return [load_diagram(path)] if text.lstrip().startswith("{") else diagrams_from_tikz(text)
-    return list(load_diagrams(path))
 
 
 class MainWindow(QMainWindow):
@@ -273,7 +261,7 @@ class MainWindow(QMainWindow):
                 self.results.show_result(Result.load(path), Path(path).name)
                 self.focus_panel("results")
             else:
-                diagrams = _load_diagrams(path)
+                diagrams = load_diagrams(path)
                 if not diagrams:
                     raise FntkError("no diagrams in this file")
                 self.file_diagrams = diagrams
