@@ -26,14 +26,19 @@ class _Job(QRunnable):
         self.token, self.fn, self.cancel, self.relay = token, fn, cancel, relay
 
     def run(self):
-        emit = self.relay.event.emit
         try:
-            value = self.fn(self.cancel, lambda p: emit((self.token, "progress", p)))
+            value = self.fn(self.cancel, lambda p: self._emit("progress", p))
         except Exception as exc:  # noqa: BLE001 - reported to the panel, which shows it
             exc.fntk_traceback = traceback.format_exc()
-            emit((self.token, "failed", exc))
+            self._emit("failed", exc)
         else:
-            emit((self.token, "finished", value))
+            self._emit("finished", value)
+
+    def _emit(self, kind, payload):
+        try:
+            self.relay.event.emit((self.token, kind, payload))
+        except RuntimeError:  # the panel (and its runner) were deleted: nobody listens, stop
+            self.cancel.set()
 
 
 class Runner(QObject):

@@ -83,3 +83,26 @@ def test_results_panel_keeps_the_gui_responsive_while_solving(qtbot):
     assert panel.result().layers[-1] == 40 and len(gaps) > 5
     # generous bound for a shared 2-core machine; the solve itself takes far longer than this
     assert max(gaps) < 1000 < clock.elapsed(), (max(gaps), clock.elapsed())
+
+
+def test_a_task_outliving_its_runner_stops_quietly(qtbot):
+    """A panel closed mid-solve: the task's reports go nowhere, no exception, it is cancelled."""
+    import shiboken6
+    from fntk_app.runner import Runner
+
+    r = Runner()
+    go, done, cancelled = threading.Event(), threading.Event(), []
+
+    def task(cancel, report):
+        go.wait(10)
+        report(Progress(1, 2, "solve"))
+        cancelled.append(cancel.is_set())
+        done.set()
+        return "late"
+
+    r.start(task)
+    shiboken6.delete(r)
+    go.set()
+    assert done.wait(10)
+    qtbot.wait(50)
+    assert cancelled == [True]
