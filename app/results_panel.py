@@ -41,7 +41,6 @@ from . import qtfix
 from .runner import Runner
 
 DEBOUNCE_MS = 250
-PARTNER = {"K": "K1", "Theta": "Theta1"}   # leading tensor -> its 1/n correction
 
 
 def solve_task(spec, inputs, tensors):
@@ -293,10 +292,12 @@ class ResultsPanel(QWidget):
         label = "sampled" if sampled else (f"{name} (1/n coefficient)" if is_first else f"{name} (infinite width)")
         out = {label: (layers, r.tensors[name][idx], err)}
         spec = self._prediction_spec()
-        if not sampled and name in PARTNER and PARTNER[name] in r.tensors and spec is not None:
+        if not sampled and spec is not None:
             width = None if spec.widths is not None else self.width_spin.value()
-            pred = finite_width_prediction(r, spec, width)[name][idx]
-            out[f"{name} + {PARTNER[name]}/n (n = {width or 'network widths'})"] = (layers, pred, None)
+            # the core knows which tensors have a first-order prediction (K, Θ with K¹, Θ¹ solved)
+            pred = finite_width_prediction(r, spec, width).get(name)
+            if pred is not None:
+                out[f"{name} + {name}¹/n (n = {width or 'network widths'})"] = (layers, pred[idx], None)
         return out
 
     def _prediction_spec(self):

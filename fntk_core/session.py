@@ -11,7 +11,7 @@ restores even half-finished input; :func:`spec_from_settings` turns them into a
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +43,13 @@ class SessionError(FntkError, ValueError):
 
 @dataclass(frozen=True)
 class Session:
-    """One saved state of the app. Replace it (dataclasses.replace), never mutate it."""
+    """One saved state of the app: a value (frozen); the window builds a new one to save."""
 
     diagram: object | None = None          # fntk_core.diagrams.Diagram
     network: dict = field(default_factory=lambda: json.loads(json.dumps(DEFAULT_SETTINGS)))
     tensors: tuple[str, ...] = DEFAULT_TENSORS
     width: int = 100                       # hidden width for the first-order prediction
     result: Result | None = None
-
-    def with_(self, **changes) -> Session:
-        return replace(self, **changes)
 
     def to_json_dict(self) -> dict:
         from .diagrams.io import diagram_to_json
