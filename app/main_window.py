@@ -44,6 +44,7 @@ class MainWindow(QMainWindow):
     def __init__(self, parent=None):
         super().__init__(parent)
         qtfix.ensure()
+        qtfix.collect_on_gui_thread()
         self.setWindowTitle("fntk")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)

@@ -58,3 +58,37 @@ def ensure() -> bool:
     # their itemChange calls keep dropping references until the very end.
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(_RESERVE))
     return True
+
+
+_GC_TIMER = None
+
+
+def collect_on_gui_thread() -> None:
+    """Run Python's cyclic garbage collector only on the GUI thread.
+
+    Otherwise a collection can start in a worker thread (the solver allocates a lot) and
+    destroy Qt objects caught in reference cycles there ("QBasicTimer::stop: Failed.
+    Possibly trying to stop from a different thread", then a crash). Automatic collection
+    is switched off and a QTimer collects from the GUI thread instead (pyqtgraph's
+    GarbageCollector pattern).
+    """
+    global _GC_TIMER
+    if _GC_TIMER is not None:
+        return
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QTimer
+
+    threshold = gc.get_threshold()
+
+    def check():
+        counts = gc.get_count()
+        for gen in (2, 1, 0):
+            if counts[gen] > threshold[gen]:
+                gc.collect(gen)
+                break
+
+    gc.disable()
+    _GC_TIMER = QTimer(QCoreApplication.instance(), interval=500)
+    _GC_TIMER.timeout.connect(check)
+    _GC_TIMER.start()

@@ -106,3 +106,26 @@ def test_a_task_outliving_its_runner_stops_quietly(qtbot):
     assert done.wait(10)
     qtbot.wait(50)
     assert cancelled == [True]
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot):
+    """Cycles die on the GUI thread's timer, never in a worker (Qt objects must die on their thread)."""
+    import gc
+    import weakref
+
+    from fntk_app import qtfix
+
+    qtfix.collect_on_gui_thread()
+    assert not gc.isenabled()
+
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    gone = weakref.ref(a)
+    del a, b
+    keep = [Node() for _ in range(2 * gc.get_threshold()[0])]  # enough new objects to ask for a collection
+    assert gone() is not None
+    qtbot.waitUntil(lambda: gone() is None, timeout=5_000)
+    assert len(keep) > 0
