@@ -374,3 +374,30 @@ def test_inputs_load_and_save_and_leaky_slope(qtbot, win, tmp_path):
     _retype(qtbot, net.edits["alpha"], "0.2")
     spec, _, errors = net.state()
     assert errors == {} and spec.activation.describe()["alpha"] == 0.2
+
+
+def test_library_click_shows_the_diagram_and_a_term_click_shows_its_source(qtbot, win):
+    from fntk_core.diagrams.library import library
+
+    entry = library()["F"][1]
+    item = win.library.diagram_item("F/2")
+    tree = win.library.tree
+    tree.scrollToItem(item)
+    qtbot.mouseClick(tree.viewport(), Qt.LeftButton, pos=tree.visualItemRect(item).center())
+    assert dumps(win.canvas.diagram()) == dumps(entry.diagram)
+    assert win.recursion.statistic() == "F"
+    terms = win.recursion.terms
+    row = terms.item(0)   # the first term of F's recursion comes from the library's F/1
+    qtbot.mouseClick(terms.viewport(), Qt.LeftButton, pos=terms.visualItemRect(row).center())
+    assert dumps(win.canvas.diagram()) == dumps(library()["F"][0].diagram)
+
+
+def test_results_save_and_copy(qtbot, win, tmp_path):
+    win.results.save_result(str(tmp_path / "r.json"))
+    back = Result.load(tmp_path / "r.json")
+    np.testing.assert_array_equal(back["K1"], win.results.result()["K1"])
+    from PySide6.QtWidgets import QPushButton
+
+    copy = next(b for b in win.results.findChildren(QPushButton) if b.text() == "Copy")
+    qtbot.mouseClick(copy, Qt.LeftButton)
+    assert QGuiApplication.clipboard().text() == win.results.table_text()
