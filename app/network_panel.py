@@ -36,6 +36,7 @@ from fntk_core.session import (
     spec_from_settings,
 )
 
+from . import settings
 from .runner import Runner
 
 ERROR_STYLE = "QLineEdit, QTableWidget { border: 1px solid #d0302f; }"
@@ -91,7 +92,6 @@ class NetworkPanel(QWidget):
         super().__init__(parent)
         self.fields: dict[str, _Field] = {}
         self._loading = False
-        self._last_folder = ""
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.AllNonFixedFieldsGrow)
         self.activation = QComboBox()
@@ -240,7 +240,7 @@ class NetworkPanel(QWidget):
         self._resize(None, None)
 
     def load_inputs(self, path: str | None = None):
-        path = path or QFileDialog.getOpenFileName(self, "Load inputs", self._last_folder,
+        path = path or QFileDialog.getOpenFileName(self, "Load inputs", settings.last_folder("inputs"),
                                                    "Tables (*.csv *.tsv *.txt);;All files (*)")[0]
         if not path:
             return
@@ -252,11 +252,12 @@ class NetworkPanel(QWidget):
         if not rows:
             self.fields["inputs"].set_error(f"{path}: no rows of numbers")
             return
-        self._last_folder = str(Path(path).parent)
+        settings.set_last_folder("inputs", path)
         self._set_rows(rows)
 
     def save_inputs(self, path: str | None = None):
-        path = path or QFileDialog.getSaveFileName(self, "Save inputs", self._last_folder, "CSV (*.csv)")[0]
+        path = path or QFileDialog.getSaveFileName(self, "Save inputs", settings.last_folder("inputs"),
+                                                   "CSV (*.csv)")[0]
         if not path:
             return
         try:
