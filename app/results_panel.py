@@ -37,7 +37,7 @@ from fntk_core.solver import finite_width_prediction, iter_solve
 from fntk_core.spec import NetworkSpec
 from fntk_core.tensors import TENSORS
 
-from . import qtfix
+from . import qtfix, settings
 from .runner import Runner
 
 DEBOUNCE_MS = 250
@@ -370,7 +370,8 @@ class ResultsPanel(QWidget):
         if self._result is None:
             self.message.emit("No result to save yet")
             return
-        path = path or QFileDialog.getSaveFileName(self, "Save result", "", "fntk result (*.json)")[0]
+        path = path or QFileDialog.getSaveFileName(self, "Save result", settings.last_folder("result"),
+                                                   "fntk result (*.json)")[0]
         if not path:
             return
         try:
@@ -378,10 +379,12 @@ class ResultsPanel(QWidget):
         except (OSError, FntkError, ValueError) as exc:
             self.message.emit(f"Could not save the result: {exc}")
             return
+        settings.set_last_folder("result", path)
         self.message.emit(f"Saved the result to {path}")
 
     def open_result(self, path: str | None = None) -> bool:
-        path = path or QFileDialog.getOpenFileName(self, "Open result", "", "fntk result (*.json);;All files (*)")[0]
+        path = path or QFileDialog.getOpenFileName(self, "Open result", settings.last_folder("result"),
+                                                   "fntk result (*.json);;All files (*)")[0]
         if not path:
             return False
         try:
@@ -389,6 +392,7 @@ class ResultsPanel(QWidget):
         except (OSError, ValueError, FntkError) as exc:
             self.message.emit(f"Could not open {path}: {exc}")
             return False
+        settings.set_last_folder("result", path)
         self.show_result(result, Path(path).name)
         return True
 
