@@ -79,16 +79,19 @@ def collect_on_gui_thread() -> None:
 
     from PySide6.QtCore import QCoreApplication, QTimer
 
-    threshold = gc.get_threshold()
-
-    def check():
-        counts = gc.get_count()
-        for gen in (2, 1, 0):
-            if counts[gen] > threshold[gen]:
-                gc.collect(gen)
-                break
-
     gc.disable()
     _GC_TIMER = QTimer(QCoreApplication.instance(), interval=500)
-    _GC_TIMER.timeout.connect(check)
+    _GC_TIMER.timeout.connect(collect_if_due)
     _GC_TIMER.start()
+
+
+def collect_if_due() -> int | None:
+    """Collect the oldest generation whose count passed its threshold; the generation or None."""
+    import gc
+
+    counts, threshold = gc.get_count(), gc.get_threshold()
+    for gen in (2, 1, 0):
+        if counts[gen] > threshold[gen]:
+            gc.collect(gen)
+            return gen
+    return None
