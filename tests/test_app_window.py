@@ -22,8 +22,8 @@ from fntk_core.export.tikz import tikz_document, tikz_snippet
 from fntk_core.results import Result
 from fntk_core.session import spec_from_settings
 from fntk_core.solver import solve
-from tests.conftest import ROOT
 
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: test data only
 LIB = ROOT / "resources" / "diagrams"
 
 
@@ -267,16 +267,20 @@ def test_placeholders_are_marked_as_coming(win):
         assert part in label.text() and not label.isEnabled()
 
 
+FNTK = str(Path(sys.executable).with_name("fntk"))  # the installed command
+
+
 def _run(args, env=None, timeout=180):
+    """`fntk ARGS` outside the checkout, so that only the installed package is imported."""
     e = dict(os.environ)
     e.update(env or {})
-    return subprocess.run([sys.executable, *args], check=False, capture_output=True, text=True, env=e, timeout=timeout,
-                          cwd=str(ROOT))
+    return subprocess.run([FNTK, *args], check=False, capture_output=True, text=True, env=e, timeout=timeout,
+                          cwd=str(Path(e.get("XDG_CONFIG_HOME", "/tmp"))))
 
 
 def test_screenshot_writes_a_png_of_the_size_asked(tmp_path):
     out = tmp_path / "shot.png"
-    p = _run(["-m", "fntk_app.launch", "--screenshot", str(out), "--size", "900x640", "--panel", "results",
+    p = _run(["--screenshot", str(out), "--size", "900x640", "--panel", "results",
               "--open", str(LIB / "F" / "2.json")], {"XDG_CONFIG_HOME": str(tmp_path)})
     assert p.returncode == 0, p.stderr
     img = QImage(str(out))
@@ -286,15 +290,14 @@ def test_screenshot_writes_a_png_of_the_size_asked(tmp_path):
 def test_screenshot_of_a_bad_file_fails_with_the_problem(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[]")
-    p = _run(["-m", "fntk_app.launch", "--screenshot", str(tmp_path / "x.png"), "--open", str(bad)],
+    p = _run(["--screenshot", str(tmp_path / "x.png"), "--open", str(bad)],
              {"XDG_CONFIG_HOME": str(tmp_path)})
     assert p.returncode == 1 and "bad.json" in p.stderr and not (tmp_path / "x.png").exists()
 
 
 def test_without_a_display_it_says_what_to_do(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    p = subprocess.run([sys.executable, "-m", "fntk_app.launch"], check=False, capture_output=True, text=True, env=env,
-                       timeout=60, cwd=str(ROOT))
+    p = subprocess.run([FNTK], check=False, capture_output=True, text=True, env=env, timeout=60, cwd=str(tmp_path))
     assert p.returncode == 2
     assert "QT_QPA_PLATFORM=offscreen" in p.stderr and "fntk --help" in p.stderr and "Aborted" not in p.stderr
 
@@ -309,7 +312,8 @@ def test_window_and_solve_never_import_tensorflow(tmp_path):
         "assert w.results.wait() and w.results.result() is not None\n"
         "print('TF' if 'tensorflow' in sys.modules else 'NO-TF')\n"
     )
-    p = _run(["-c", code], {"XDG_CONFIG_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen"})
+    p = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=180,
+                       cwd=str(tmp_path), env=dict(os.environ, XDG_CONFIG_HOME=str(tmp_path), QT_QPA_PLATFORM="offscreen"))
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "NO-TF"
 
@@ -351,10 +355,11 @@ def test_reset_settings_from_the_command_line(tmp_path):
     from fntk_app import settings
 
     code = "from fntk_app import settings; settings.set_last_folder('open', '/tmp/x'); print(settings.store().fileName())"
-    p = _run(["-c", code], {"XDG_CONFIG_HOME": str(tmp_path)})
+    p = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60,
+                       cwd=str(tmp_path), env=dict(os.environ, XDG_CONFIG_HOME=str(tmp_path)))
     ini = Path(p.stdout.strip())
     assert p.returncode == 0 and str(tmp_path) in str(ini) and "folders" in ini.read_text()
-    p = _run(["-m", "fntk_app.launch", "--reset-settings"], {"XDG_CONFIG_HOME": str(tmp_path)})
+    p = _run(["--reset-settings"], {"XDG_CONFIG_HOME": str(tmp_path)})
     assert p.returncode == 0 and "settings cleared" in p.stdout
     assert "folders" not in ini.read_text()
     assert settings.ORG == settings.APP == "fntk"

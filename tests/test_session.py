@@ -1,5 +1,6 @@
 """fntk-session: round trip, strict loading, settings -> spec."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from fntk_core.session import (
     spec_from_settings,
 )
 from fntk_core.solver import solve
-from tests.conftest import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: test data only
 
 
 def _session():
