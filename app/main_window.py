@@ -149,6 +149,8 @@ class MainWindow(QMainWindow):
                      "Save the diagram on the canvas as fntk-diagram JSON")
         self._action(m, "Save Res&ult As…", lambda: self.results.save_result(), "Ctrl+Shift+R",
                      "Save the shown result as fntk-result JSON")
+        self._action(m, "Export &Picture…", lambda: self.export_picture(None), "Ctrl+Shift+E",
+                     "Export the diagram on the canvas as PNG, SVG or PDF")
         m.addSeparator()
         self._action(m, "&Quit", self.close, QKeySequence.Quit)
         v = self.menuBar().addMenu("&View")
@@ -316,6 +318,22 @@ class MainWindow(QMainWindow):
             return False
         settings.set_last_folder("diagram", path)
         self.say(f"Saved the diagram to {path}")
+        return True
+
+    def export_picture(self, path=None) -> bool:
+        if self.canvas.diagram() is None:
+            self.say("No diagram on the canvas to export")
+            return False
+        path = self._save_path(path, "Export picture", "picture", "PNG (*.png);;SVG (*.svg);;PDF (*.pdf)")
+        if not path:
+            return False
+        try:
+            self.canvas.export_image(path)
+        except (FntkError, OSError, ValueError) as exc:
+            self.error(f"Could not export the picture: {exc}")
+            return False
+        settings.set_last_folder("picture", path)
+        self.say(f"Exported the diagram to {path}")
         return True
 
     # -- drag and drop -----------------------------------------------------------

@@ -406,3 +406,22 @@ def test_results_save_and_copy(qtbot, win, tmp_path):
     copy = next(b for b in win.results.findChildren(QPushButton) if b.text() == "Copy")
     qtbot.mouseClick(copy, Qt.LeftButton)
     assert QGuiApplication.clipboard().text() == win.results.table_text()
+
+
+def test_export_picture_from_the_file_menu(qtbot, win, tmp_path, monkeypatch):
+    """Ctrl+Shift+E asks for a file name and writes the canvas picture in the format of its suffix."""
+    from PySide6.QtWidgets import QFileDialog
+
+    assert win.open_path(LIB / "F" / "2.json")
+    for suffix in ("png", "svg", "pdf"):
+        target = tmp_path / f"diagram.{suffix}"
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, t=target, **k: (str(t), ""))
+        win.activateWindow()
+        qtbot.keyClick(win, Qt.Key_E, Qt.ControlModifier | Qt.ShiftModifier)
+        qtbot.waitUntil(target.exists, timeout=10_000)
+        data = target.read_bytes()
+        if suffix == "svg":
+            assert b"<svg" in data[:1000] and b"</svg>" in data[-100:]
+        else:
+            assert data.startswith({"png": b"\x89PNG\r\n", "pdf": b"%PDF-"}[suffix])
+    assert "Exported the diagram" in win.statusBar().currentMessage()
