@@ -85,11 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         win.focus_panel(args.panel)
     if not args.screenshot:
         return app.exec()
-    return screenshot(win, args.screenshot)
+    return screenshot(win, args.screenshot, args.size)
 
 
-def screenshot(win, path: str) -> int:
-    """Solve first (waiting for the runner), then grab the real window to ``path``."""
+def screenshot(win, path: str, size: tuple[int, int] | None = None) -> int:
+    """Solve first (waiting for the runner), then grab the real window to ``path``.
+
+    ``size``: the size asked for; a window whose panels need more says so on stderr."""
     from PySide6.QtWidgets import QApplication
 
     QApplication.processEvents()
@@ -101,6 +103,9 @@ def screenshot(win, path: str) -> int:
     QApplication.processEvents()
     win.canvas.fit()   # after the layout has settled at its final size
     QApplication.processEvents()
+    if size is not None and (win.width(), win.height()) != tuple(size):
+        print(f"fntk: the window cannot be {size[0]}x{size[1]}; its panels need "
+              f"{win.width()}x{win.height()}, the size of this screenshot", file=sys.stderr)
     if not win.grab().save(path):
         print(f"fntk: could not write {path}", file=sys.stderr)
         return 1

@@ -287,6 +287,14 @@ def test_screenshot_writes_a_png_of_the_size_asked(tmp_path):
     assert (img.width(), img.height()) == (900, 640)
 
 
+def test_screenshot_smaller_than_the_panels_allow_says_so(tmp_path):
+    out = tmp_path / "small.png"
+    p = _run(["--screenshot", str(out), "--size", "300x200"], {"XDG_CONFIG_HOME": str(tmp_path)})
+    assert p.returncode == 0 and "cannot be 300x200" in p.stderr
+    img = QImage(str(out))
+    assert img.width() >= 300 and img.height() > 200
+
+
 def test_screenshot_of_a_bad_file_fails_with_the_problem(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("[]")

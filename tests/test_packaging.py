@@ -31,8 +31,8 @@ def test_tests_import_the_installed_fntk():
     assert Path(fntk_core.__file__).resolve().is_relative_to(site), fntk_core.__file__
 
 
-def _run(argv, cwd, **kw):
-    env = {**os.environ, "PYTHONSAFEPATH": "1"}
+def _run(argv, cwd, extra_env=None, **kw):
+    env = {**os.environ, "PYTHONSAFEPATH": "1", **(extra_env or {})}
     env.pop("PYTHONPATH", None)
     proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=120, env=env, **kw)
     assert proc.returncode == 0, f"{argv}: {proc.stdout}\n{proc.stderr}"
@@ -103,6 +103,14 @@ def test_wheel_works_outside_the_checkout(tmp_path):
     r = json.loads((work / "r.json").read_text())
     assert r["tensors"]["Theta"][2][0][0] == pytest.approx(3 * 5 / 2)  # Theta^(l) = l |x|^2 / n0 for ReLU, C_W = 2
 
+    # The desktop app from the installed package, offscreen: `fntk --screenshot`.
+    _run([fntk, "--screenshot", "shot.png", "--size", "900x640", "--panel", "canvas", "--open",
+          str(resource_dir(venv) / "diagrams" / "F" / "2.json")], cwd=work,
+         extra_env={"QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")})
+    png = (work / "shot.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (900, 640)
+
 
 def _imported(package: list[str], node) -> list[str]:
     """Absolute names an import statement in ``package`` refers to."""
@@ -125,3 +133,9 @@ def test_domain_packages_never_import_the_cli():
                 if any(n == "fntk_core.cli" or n.startswith("fntk_core.cli.") for n in _imported(package, node)):
                     offenders.append(f"{f.relative_to(pkg)}:{node.lineno}")
     assert not offenders
+
+
+def resource_dir(venv: Path) -> Path:
+    """The installed fntk_resources folder inside ``venv``."""
+    (init,) = venv.glob("lib/python*/site-packages/fntk_resources/__init__.py")
+    return init.parent
