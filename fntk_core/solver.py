@@ -6,6 +6,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .homogeneous import expand, rays
 from .jobs import is_cancelled
 from .recursions.compiled import cached_plan
 from .recursions.library import IMPLEMENTED, closure, get_recursion
@@ -19,6 +20,26 @@ def _unique_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Coinciding inputs give identical rows of every tensor: solve once, then copy."""
     uniq, inverse = np.unique(x, axis=0, return_inverse=True)
     return uniq, np.asarray(inverse).reshape(-1)
+
+
+def _degenerate_inputs(K: np.ndarray, first: np.ndarray, layer: int, spec: NetworkSpec) -> str:
+    """Why the delta functions of a ReLU-family activation have no value here, naming inputs."""
+    diag = np.diag(K)
+    for i in range(len(K)):
+        if diag[i] <= 1e-12 * max(float(np.max(np.abs(diag))), 1e-300):
+            return (f"Input {first[i]}: its kernel vanishes at layer {layer} (x = 0 without biases), so its "
+                    "preactivations are identically 0, where the delta functions sigma'' = delta of the ReLU "
+                    "family have no value; drop that input or add a bias (C_b > 0)")
+        for j in range(i):
+            if K[i, j] ** 2 >= (1 - 1e-12) * diag[i] * diag[j]:
+                kind = "parallel" if K[i, j] > 0 else "antiparallel"
+                why = ("C_b = 0 but lambda_b != 0, so the NTK is not homogeneous in the inputs and they "
+                       "cannot be solved as one ray" if any(spec.lambda_b) and not any(spec.c_b) else
+                       "no bias separates them before this layer")
+                return (f"Inputs {first[j]} and {first[i]} have exactly proportional ({kind}) preactivations at layer "
+                        f"{layer}, where products of delta functions diverge, and {why}; perturb one input, "
+                        "add a bias (C_b > 0) in layer 1, or set lambda_b = 0")
+    return "A degenerate kernel made a delta-function expectation of the ReLU family diverge"
 
 
 def solve(
@@ -56,9 +77,16 @@ def solve(
     needed = closure(names, source)
     recs = tuple(source.get(n) or get_recursion(n) for n in needed)
     xu, inverse = _unique_inputs(x)
+    act = spec.activation
+    ray, scale = np.arange(len(xu)), np.ones(len(xu))
+    if act.scale_invariant and not any(spec.c_b) and not any(spec.lambda_b):
+        ray, scale, _ = rays(xu)  # homogeneous network: one solve per ray
+    reps = np.unique(ray)
+    order = np.zeros(len(xu), dtype=np.intp)
+    order[reps] = np.arange(len(reps))
+    xu = xu[reps]
     n = xu.shape[0]
     plan = cached_plan(recs, n)
-    act = spec.activation
 
     gram = xu @ xu.T / spec.n0
     p1 = spec.layer_params(1)
@@ -77,9 +105,9 @@ def solve(
         try:
             state = plan.step(act, state["K"], state["Theta"], state, params)
         except ValueError as exc:
-            raise ValueError(f"layer {layer} -> {layer + 1}: {exc}. An input whose kernel vanishes "
-                             "(x = 0 without biases) makes the ReLU family's delta-function terms "
-                             "singular; drop that input or add a bias (C_b > 0).") from None
+            first = np.array([int(np.argmax(inverse == u)) for u in reps])
+            raise ValueError(f"layer {layer} -> {layer + 1}: {exc}. "
+                             + _degenerate_inputs(state["K"], first, layer, spec)) from None
         for name in names:
             history[name].append(state[name])
         if progress is not None:
@@ -87,7 +115,7 @@ def solve(
     layers = list(range(1, len(history[names[0]]) + 1)) if names else []
     out = {}
     for name in names:
-        arr = np.stack(history[name])
+        arr = expand(np.stack(history[name]), ray, scale, order)
         idx = np.ix_(*([np.arange(len(layers))] + [inverse] * TENSOR_RANKS[name]))
         out[name] = arr[idx]
     meta = {
