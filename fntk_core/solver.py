@@ -100,14 +100,17 @@ def solve(
             cancelled = True
             break
         params = dict(spec.layer_params(layer + 1), r=spec.ratio(layer))
-        if not np.all(np.isfinite(state["K"])) or not np.all(np.isfinite(state["Theta"])):
-            raise FloatingPointError(f"the kernel overflowed at layer {layer}; reduce C_W or the depth")
         try:
-            state = plan.step(act, state["K"], state["Theta"], state, params)
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, by name
+                state = plan.step(act, state["K"], state["Theta"], state, params)
         except ValueError as exc:
             first = np.array([int(np.argmax(inverse == u)) for u in reps])
             raise ValueError(f"layer {layer} -> {layer + 1}: {exc}. "
                              + _degenerate_inputs(state["K"], first, layer, spec)) from None
+        bad = [k for k, v in state.items() if not np.all(np.isfinite(v))]
+        if bad:
+            raise FloatingPointError(f"{', '.join(bad)} overflowed float64 at layer {layer + 1} (the kernel there: "
+                                     f"{np.max(np.abs(state['K'])):.3g}); reduce C_W or the depth")
         for name in names:
             history[name].append(state[name])
         if progress is not None:
