@@ -8,6 +8,7 @@ import numpy as np
 
 from .homogeneous import expand, rays
 from .jobs import is_cancelled
+from .precision import extended_gram, working_digits
 from .recursions.compiled import cached_plan
 from .recursions.library import IMPLEMENTED, closure, get_recursion
 from .results import FIRST_ORDER, TENSOR_RANKS, Result, library_versions
@@ -82,13 +83,14 @@ def solve(
     if act.scale_invariant and not any(spec.c_b) and not any(spec.lambda_b):
         ray, scale, _ = rays(xu)  # homogeneous network: one solve per ray
     reps = np.unique(ray)
-    order = np.zeros(len(xu), dtype=np.intp)
-    order[reps] = np.arange(len(reps))
+    slot = np.zeros(len(xu), dtype=np.intp)
+    slot[reps] = np.arange(len(reps))
     xu = xu[reps]
     n = xu.shape[0]
     plan = cached_plan(recs, n)
 
-    gram = xu @ xu.T / spec.n0
+    digits = working_digits(spec, xu)  # nearly parallel inputs: every layer in mpmath
+    gram = extended_gram(xu, spec.n0, digits) if digits else xu @ xu.T / spec.n0
     p1 = spec.layer_params(1)
     state = {name: np.zeros((n,) * TENSOR_RANKS[name]) for name in needed}
     state["K"] = p1["C_b"] + p1["C_W"] * gram
@@ -107,7 +109,7 @@ def solve(
             first = np.array([int(np.argmax(inverse == u)) for u in reps])
             raise ValueError(f"layer {layer} -> {layer + 1}: {exc}. "
                              + _degenerate_inputs(state["K"], first, layer, spec)) from None
-        bad = [k for k, v in state.items() if not np.all(np.isfinite(v))]
+        bad = [k for k, v in state.items() if not np.all(np.isfinite(np.asarray(v, dtype=float)))]
         if bad:
             raise FloatingPointError(f"{', '.join(bad)} overflowed float64 at layer {layer + 1} (the kernel there: "
                                      f"{np.max(np.abs(state['K'])):.3g}); reduce C_W or the depth")
@@ -118,7 +120,7 @@ def solve(
     layers = list(range(1, len(history[names[0]]) + 1)) if names else []
     out = {}
     for name in names:
-        arr = expand(np.stack(history[name]), ray, scale, order)
+        arr = expand(np.stack(history[name]).astype(float), ray, scale, slot)
         idx = np.ix_(*([np.arange(len(layers))] + [inverse] * TENSOR_RANKS[name]))
         out[name] = arr[idx]
     meta = {
@@ -131,6 +133,8 @@ def solve(
         "seconds": time.perf_counter() - t0,
         "versions": library_versions(),
     }
+    if digits:
+        meta["working_digits"] = digits
     if cancelled:
         meta["cancelled"] = True
     return Result(layers, out, meta)

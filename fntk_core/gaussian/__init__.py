@@ -22,8 +22,9 @@ Key = tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...]]
 
 def expectations(activation, K: np.ndarray, keys: list[Key]) -> np.ndarray:
     """Evaluate many expectations under N(0, K); returns an array aligned with keys."""
-    K = np.asarray(K, dtype=float)
-    out = np.empty(len(keys))
+    K = np.asarray(K)
+    K = K if K.dtype == object else K.astype(float)  # object: mpmath entries (piecewise only)
+    out = np.empty(len(keys), dtype=K.dtype)
     if activation.scale_invariant:
         from .piecewise import expect_piecewise
 

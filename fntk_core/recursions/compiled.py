@@ -139,14 +139,14 @@ class CompiledRecursion:
     def evaluate(self, values: np.ndarray, theta: np.ndarray, lower: dict[str, np.ndarray],
                  params: dict[str, float]) -> np.ndarray:
         n = self.n
-        total = np.zeros((n,) * len(self.recursion.labels))
+        total = np.zeros((n,) * len(self.recursion.labels), dtype=values.dtype)
         for ct in self.terms:
             if not ct.active(lower, params):
                 continue
             c = _eval_poly(ct.poly, params)
             operands = []
             for shape, flat, kids, _ in ct.expect:
-                arr = np.zeros(int(np.prod(shape)))
+                arr = np.zeros(int(np.prod(shape)), dtype=values.dtype)
                 arr[flat] = values[kids]
                 operands.append(arr.reshape(shape))
             operands += [theta] * len(ct.thetas)
@@ -172,7 +172,7 @@ class Plan:
         """
         needed = [ct.key_ids for c in self.compiled.values() for ct in c.terms if ct.active(lower, params)]
         ids = np.unique(np.concatenate(needed)) if needed else np.zeros(0, np.intp)
-        values = np.full(len(self.table.keys), np.nan)
+        values = np.full(len(self.table.keys), np.nan, dtype=np.asarray(K).dtype)
         if len(ids):
             values[ids] = engine(activation, K, [self.table.keys[i] for i in ids])
         return {name: c.evaluate(values, theta, lower, params) for name, c in self.compiled.items()}
