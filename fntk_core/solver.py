@@ -82,6 +82,13 @@ def solve(
     ray, scale = np.arange(len(xu)), np.ones(len(xu))
     if act.scale_invariant and not any(spec.c_b) and not any(spec.lambda_b):
         ray, scale, _ = rays(xu)  # homogeneous network: one solve per ray
+    elif act.scale_invariant and act.slopes[0] != act.slopes[1] and not any(spec.c_b):
+        for r, b in rays(xu)[2]:
+            i, j = (int(np.argmax(inverse == u)) for u in (r, b))
+            raise ValueError(f"Inputs {i} and {j} are parallel and C_b = 0 but lambda_b != 0: the NTK is then "
+                             "not homogeneous in the inputs, so they cannot be solved as one ray, and for exactly "
+                             "parallel preactivations the ReLU family's products of delta functions diverge; "
+                             "perturb one input, add a bias (C_b > 0) in layer 1, or set lambda_b = 0")
     reps = np.unique(ray)
     slot = np.zeros(len(xu), dtype=np.intp)
     slot[reps] = np.arange(len(reps))
