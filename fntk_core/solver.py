@@ -7,7 +7,9 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from .errors import NonFiniteError
+from .homogeneous import expand, rays
 from .jobs import ProgressCallback, is_cancelled, report
+from .precision import extended_gram, working_digits
 from .recursions.compiled import cached_plan
 from .recursions.library import closure, get_recursion
 from .results import Result, ResultMeta, library_versions
@@ -21,6 +23,26 @@ def _unique_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Coinciding inputs give identical rows of every tensor: solve once, then copy."""
     uniq, inverse = np.unique(x, axis=0, return_inverse=True)
     return uniq, np.asarray(inverse).reshape(-1)
+
+
+def _degenerate_inputs(K: np.ndarray, first: np.ndarray, layer: int, spec: NetworkSpec) -> str:
+    """Why the delta functions of a ReLU-family activation have no value here, naming inputs."""
+    diag = np.diag(K)
+    for i in range(len(K)):
+        if diag[i] <= 1e-12 * max(float(np.max(np.abs(diag))), 1e-300):
+            return (f"Input {first[i]}: its kernel vanishes at layer {layer} (x = 0 without biases), so its "
+                    "preactivations are identically 0, where the delta functions sigma'' = delta of the ReLU "
+                    "family have no value; drop that input or add a bias (C_b > 0)")
+        for j in range(i):
+            if K[i, j] ** 2 >= (1 - 1e-12) * diag[i] * diag[j]:
+                kind = "parallel" if K[i, j] > 0 else "antiparallel"
+                why = ("C_b = 0 but lambda_b != 0, so the NTK is not homogeneous in the inputs and they "
+                       "cannot be solved as one ray" if any(spec.lambda_b) and not any(spec.c_b) else
+                       "no bias separates them before this layer")
+                return (f"Inputs {first[j]} and {first[i]} have exactly proportional ({kind}) preactivations at layer "
+                        f"{layer}, where products of delta functions diverge, and {why}; perturb one input, "
+                        "add a bias (C_b > 0) in layer 1, or set lambda_b = 0")
+    return "A degenerate kernel made a delta-function expectation of the ReLU family diverge"
 
 
 def _check_names(tensors, recursions, order) -> list[str]:
@@ -43,7 +65,7 @@ def _check_names(tensors, recursions, order) -> list[str]:
 def _nonfinite(state: dict, names, layer: int) -> NonFiniteError | None:
     """The first requested (or kernel) tensor with inf/NaN at ``layer``, as an error to raise."""
     for name in dict.fromkeys(("K", "Theta", *names)):
-        a = state[name]
+        a = np.asarray(state[name], dtype=float)  # extended precision: mpmath numbers, rounded here
         if not np.all(np.isfinite(a)):
             what = "inf" if np.isinf(a).any() else "NaN"
             return NonFiniteError(
@@ -53,8 +75,11 @@ def _nonfinite(state: dict, names, layer: int) -> NonFiniteError | None:
     return None
 
 
-def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfinite: bool, cancel):
-    """Yield (layer, state) for l = 1..L; stop early when cancelled (after a finished layer)."""
+def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfinite: bool, cancel, first, digits):
+    """Yield (layer, state) for l = 1..L; stop early when cancelled (after a finished layer).
+
+    ``first``: for each row of ``xu``, the position of that input in the caller's list (for
+    error messages); ``digits``: mpmath working precision, or 0 for float64."""
     source = dict(recursions or {})
     needed = closure(names, source)
     recs = tuple(source.get(n) or get_recursion(n) for n in needed)
@@ -62,7 +87,7 @@ def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfi
     plan = cached_plan(recs, n)
     act = spec.activation
     with np.errstate(all="ignore"):  # non-finite values are checked below, not warned about
-        gram = xu @ xu.T / spec.n0
+        gram = extended_gram(xu, spec.n0, digits) if digits else xu @ xu.T / spec.n0
         p1 = spec.layer_params(1)
         state = {name: np.zeros((n,) * RANKS[name]) for name in needed}
         state["K"] = p1["C_b"] + p1["C_W"] * gram
@@ -72,7 +97,7 @@ def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfi
             if is_cancelled(cancel):
                 return
             params = dict(spec.layer_params(layer), r=spec.ratio(layer - 1))
-            if not (np.all(np.isfinite(state["K"])) and np.all(np.isfinite(state["Theta"]))):
+            if _nonfinite(state, (), layer - 1) is not None:
                 # allow_nonfinite: the recursion is undefined from here on
                 state = {k: np.full_like(v, np.nan) for k, v in state.items()}
             else:
@@ -83,9 +108,8 @@ def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfi
                     bad = _nonfinite(state, names, layer - 1)
                     if bad is not None:
                         raise bad from None
-                    raise ValueError(f"layer {layer - 1} -> {layer}: {exc}. An input whose kernel vanishes "
-                                     "(x = 0 without biases) makes the ReLU family's delta-function terms "
-                                     "singular; drop that input or add a bias (C_b > 0).") from None
+                    raise ValueError(f"layer {layer - 1} -> {layer}: {exc}. "
+                                     + _degenerate_inputs(state["K"], first, layer - 1, spec)) from None
         if not allow_nonfinite:
             bad = _nonfinite(state, names, layer)
             if bad is not None:
@@ -93,11 +117,13 @@ def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfi
         yield layer, state
 
 
-def _result(spec, x, inverse, names, history, meta) -> Result:
+def _result(rays_, inverse, names, history, meta) -> Result:
+    """Rounded to float64, expanded from one input per ray to all inputs, then to repeated ones."""
+    ray, scale, slot = rays_
     n_layers = len(history[names[0]])
     out = {}
     for name in names:
-        arr = np.stack(history[name])
+        arr = expand(np.stack(history[name]).astype(float), ray, scale, slot)
         idx = np.ix_(*([np.arange(n_layers)] + [inverse] * RANKS[name]))
         out[name] = arr[idx]
     return Result(list(range(1, n_layers + 1)), out, meta)
@@ -157,23 +183,49 @@ def _run(spec, inputs, tensors, order, *, recursions, cancel, allow_nonfinite, p
     names = _check_names(tensors, recursions, order)
     t0 = time.perf_counter()
     xu, inverse = _unique_inputs(x)
+    ray, scale, slot, reps = _one_input_per_ray(spec, xu, inverse)
+    first = np.array([int(np.argmax(inverse == u)) for u in reps])
+    xu = xu[reps]
+    digits = working_digits(spec, xu)  # nearly parallel inputs: every layer in mpmath
     history = {name: [] for name in names}
 
     def meta(**flags):
         return ResultMeta(source="solver", network=spec.to_dict(), inputs=x.tolist(), dtype="float64",
                           device="cpu", seconds=time.perf_counter() - t0, versions=library_versions(),
-                          extra={"recursions": "custom" if recursions else "builtin", "order": order}, **flags)
+                          extra={"recursions": "custom" if recursions else "builtin", "order": order,
+                                 **({"working_digits": digits} if digits else {})}, **flags)
 
     finished = 0
-    for layer, state in _layers(spec, xu, names, recursions, allow_nonfinite=allow_nonfinite, cancel=cancel):
+    for layer, state in _layers(spec, xu, names, recursions, allow_nonfinite=allow_nonfinite, cancel=cancel,
+                                first=first, digits=digits):
         for name in names:
             history[name].append(state[name])
         finished = layer
         report(progress, layer, spec.depth, "solve")
         if every_layer and layer < spec.depth:
-            yield _result(spec, x, inverse, names, history, meta(partial=True))
+            yield _result((ray, scale, slot), inverse, names, history, meta(partial=True))
     cancelled = finished < spec.depth
-    yield _result(spec, x, inverse, names, history, meta(cancelled=cancelled))
+    yield _result((ray, scale, slot), inverse, names, history, meta(cancelled=cancelled))
+
+
+def _one_input_per_ray(spec: NetworkSpec, xu: np.ndarray, inverse):
+    """(ray, scale, slot, representatives): bias-free ReLU-family networks are homogeneous, so
+    exactly parallel inputs are solved once per ray (fntk_core.homogeneous) and scaled back."""
+    act = spec.activation
+    ray, scale = np.arange(len(xu)), np.ones(len(xu))
+    if act.scale_invariant and not any(spec.c_b) and not any(spec.lambda_b):
+        ray, scale, _ = rays(xu)
+    elif act.scale_invariant and act.slopes[0] != act.slopes[1] and not any(spec.c_b):
+        for r, b in rays(xu)[2]:
+            i, j = (int(np.argmax(inverse == u)) for u in (r, b))
+            raise ValueError(f"Inputs {i} and {j} are parallel and C_b = 0 but lambda_b != 0: the NTK is then "
+                             "not homogeneous in the inputs, so they cannot be solved as one ray, and for exactly "
+                             "parallel preactivations the ReLU family's products of delta functions diverge; "
+                             "perturb one input, add a bias (C_b > 0) in layer 1, or set lambda_b = 0")
+    reps = np.unique(ray)
+    slot = np.zeros(len(xu), dtype=np.intp)
+    slot[reps] = np.arange(len(reps))
+    return ray, scale, slot, reps
 
 
 def finite_width_prediction(result: Result, spec: NetworkSpec, width: int | None = None) -> dict[str, np.ndarray]:

@@ -3,8 +3,11 @@
 A *key* names one expectation: ``(coords, groups)`` where ``coords`` are distinct
 sample indices (positions in K) and ``groups[i] = (orders, nderiv)`` says that the
 function of z_{coords[i]} is D^nderiv prod_{m in orders} sigma^(m).  Smooth
-activations use Gauss-Hermite quadrature (:mod:`.smooth`); the scale-invariant
-family is evaluated exactly, delta functions included (:mod:`.piecewise`).
+activations use the trapezoidal rule in the kernel's eigenbasis (:mod:`.smooth`),
+or, for kernels far wider than the activation's own scale, Gauss-Legendre panels
+graded at the kinks, with a node count that does not grow with the kernel
+(:mod:`.graded`); the scale-invariant family is evaluated exactly, delta functions
+included (:mod:`.piecewise`).
 """
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ Key = tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...]]
 
 def expectations(activation, K: np.ndarray, keys: list[Key]) -> np.ndarray:
     """Evaluate many expectations under N(0, K); returns an array aligned with keys."""
-    K = np.asarray(K, dtype=float)
-    out = np.empty(len(keys))
+    K = np.asarray(K)
+    K = K if K.dtype == object else K.astype(float)  # object: mpmath entries (piecewise only)
+    out = np.empty(len(keys), dtype=K.dtype)
     if activation.scale_invariant:
         from .piecewise import expect_piecewise
 

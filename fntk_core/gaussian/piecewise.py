@@ -23,11 +23,14 @@ Conventions
 * A coordinate of zero variance (also after conditioning on a delta) sits at
   z = 0: a piecewise monomial there is 0 if q >= 1 and ``(c+ + c-)/2`` if
   q = 0, by the same smoothing rule; a delta there diverges (ValueError).
-* Round-off: a conditional variance below ``_TOL`` times its unconditional
-  value is treated as zero, and a correlation with ``1 - rho^2 <= _TOL`` as
+* Round-off: a conditional variance below ``tol`` times its unconditional
+  value is treated as zero, and a correlation with ``1 - rho^2 <= tol`` as
   exactly +-1.  Orthant probabilities have infinite slope at |rho| = 1, so
   this snapping is what makes coinciding or collinear inputs exact instead of
-  off by sqrt(round-off).
+  off by sqrt(round-off).  In float64 ``tol = 1e-12``; a covariance of mpmath
+  numbers (object array, see :mod:`fntk_core.precision`) is evaluated in their
+  own context and precision, with ``tol = 10^(8 - digits)``, so nearly parallel
+  inputs are resolved rather than snapped.
 
 Method
 ------
@@ -49,6 +52,7 @@ import math
 from functools import lru_cache
 from itertools import combinations, product
 
+import mpmath
 import numpy as np
 from scipy.integrate import quad
 
@@ -56,6 +60,44 @@ __all__ = ["expect_piecewise"]
 
 _TOL = 1e-12
 _MAX_DIM = 4
+
+
+class _Float:
+    """float64 arithmetic; round-off of degenerate kernels is snapped at _TOL."""
+
+    sqrt, asin, sin, cos, pi, tol = math.sqrt, math.asin, math.sin, math.cos, math.pi, _TOL
+
+    @staticmethod
+    def quad(f, a, b):
+        # full_output silences round-off warnings near a singular endpoint
+        return quad(f, a, b, epsabs=1e-15, epsrel=1e-14, limit=200, full_output=1)[0]
+
+
+class _Extended:
+    """mpmath arithmetic in the context (and so at the precision) that made the numbers."""
+
+    def __init__(self, ctx):
+        self.sqrt, self.asin, self.sin, self.cos = ctx.sqrt, ctx.asin, ctx.sin, ctx.cos
+        self.pi, self.mpf = ctx.pi, ctx.mpf
+        self.tol = ctx.mpf(10) ** (8 - ctx.dps)  # only exact degeneracies (to working precision) snap
+        self.quad = lambda f, a, b: ctx.quad(f, [a, b])
+
+
+_FLOAT = _Float()
+_EXTENDED: dict[int, tuple] = {}
+
+
+def _ops(x):
+    """The arithmetic of an array: float64, or mpmath for object arrays of mpf."""
+    x = np.asarray(x)
+    if x.dtype != object:
+        return _FLOAT
+    ctx = next((v.context for v in x.flat if hasattr(v, "context")), mpmath.mp)
+    if id(ctx) not in _EXTENDED:  # the context is kept alive with its operations
+        _EXTENDED[id(ctx)] = (ctx, _Extended(ctx))
+        while len(_EXTENDED) > 64:
+            del _EXTENDED[next(iter(_EXTENDED))]
+    return _EXTENDED[id(ctx)][1]
 
 
 # ---------------------------------------------------------------- atoms ----
@@ -122,38 +164,36 @@ def _sign4(R):
     theta = asin(t rho_ij), which absorbs the 1/sqrt(1 - t^2 rho_ij^2) factor;
     adaptive quadrature handles what remains at t = 1 when R is (nearly) singular.
     """
+    ops = _ops(R)
     pairs = list(combinations(range(4), 2))
     for i, j in pairs:
-        if 1.0 - R[i, j] ** 2 <= _TOL:  # s_i s_j = sign(rho_ij) almost surely
+        if 1 - R[i, j] ** 2 <= ops.tol:  # s_i s_j = sign(rho_ij) almost surely
             k, l = (b for b in range(4) if b not in (i, j))
-            return math.copysign(1.0, R[i, j]) * 2 / math.pi * math.asin(R[k, l])
-    total = 0.0
+            return (1 if R[i, j] > 0 else -1) * 2 / ops.pi * ops.asin(R[k, l])
+    total = 0
     for i, j in pairs:
-        r = float(R[i, j])
-        if r == 0.0:
+        r = R[i, j]
+        if r == 0:
             continue
         k, l = (b for b in range(4) if b not in (i, j))
-        rki, rkj, rli, rlj, rkl = (float(R[k, i]), float(R[k, j]), float(R[l, i]),
-                                   float(R[l, j]), float(R[k, l]))
+        rki, rkj, rli, rlj, rkl = R[k, i], R[k, j], R[l, i], R[l, j], R[k, l]
 
         def partial_corr_asin(theta, r=r, rki=rki, rkj=rkj, rli=rli, rlj=rlj, rkl=rkl):
             # conditional covariance of (z_k, z_l) given z_i = z_j = 0 under R(t),
             # all entries multiplied by 1 - a^2 = cos^2(theta)
-            a, c2 = math.sin(theta), math.cos(theta) ** 2
+            a, c2 = ops.sin(theta), ops.cos(theta) ** 2
             t = a / r
             k1, k2, l1, l2 = t * rki, t * rkj, t * rli, t * rlj
             skl = t * rkl * c2 - (k1 * l1 + k2 * l2 - a * (k1 * l2 + k2 * l1))
             skk = c2 - (k1 * k1 + k2 * k2 - 2 * a * k1 * k2)
             sll = c2 - (l1 * l1 + l2 * l2 - 2 * a * l1 * l2)
             den = skk * sll
-            if den <= 0.0:  # degenerate only at the singular endpoint
-                return 0.0
-            return math.asin(min(1.0, max(-1.0, skl / math.sqrt(den))))
+            if den <= 0:  # degenerate only at the singular endpoint
+                return 0 * den
+            return ops.asin(min(1, max(-1, skl / ops.sqrt(den))))
 
-        # full_output silences round-off warnings near a singular endpoint
-        total += quad(partial_corr_asin, 0.0, math.asin(r), epsabs=1e-15, epsrel=1e-14,
-                      limit=200, full_output=1)[0]
-    return 4 / math.pi ** 2 * total
+        total += ops.quad(partial_corr_asin, 0, ops.asin(r))
+    return 4 / ops.pi ** 2 * total
 
 
 def _sign_moment(R):
@@ -164,24 +204,27 @@ def _sign_moment(R):
     if n == 0:
         return 1.0
     if n == 2:
-        return 2 / math.pi * math.asin(R[0, 1])
+        ops = _ops(R)
+        return 2 / ops.pi * ops.asin(R[0, 1])
     if n == 4:
         return _sign4(R)
     raise ValueError(f"orthant probabilities are implemented for d <= {_MAX_DIM}, got {n}")
 
 
 def _correlation(cov):
-    sd = np.sqrt(np.diag(cov))
-    R = np.clip(cov / np.outer(sd, sd), -1.0, 1.0)
-    snap = 1.0 - R ** 2 <= _TOL
+    ops = _ops(cov)
+    sd = np.array([ops.sqrt(v) for v in np.diag(cov)], dtype=cov.dtype)
+    R = np.clip(cov / np.outer(sd, sd), -1, 1)
+    snap = 1 - R ** 2 <= ops.tol
     R[snap] = np.sign(R[snap])
-    np.fill_diagonal(R, 1.0)
+    np.fill_diagonal(R, 1)
     return R
 
 
 def _orthant_probability(corr):
     """P(z > 0) for z ~ N(0, corr): 2^-d sum over even subsets of sign moments."""
-    R = _correlation(np.asarray(corr, dtype=float))
+    corr = np.asarray(corr)
+    R = _correlation(corr if corr.dtype == object else corr.astype(float))
     d = len(R)
     return sum(_sign_moment(R[np.ix_(T, T)])
                for n in range(0, d + 1, 2) for T in combinations(range(d), n)) / 2 ** d
@@ -192,7 +235,7 @@ def _orthant_probability(corr):
 def _clean(cov, ref):
     """Symmetrise; zero the rows of variances <= _TOL * ref (round-off of a zero)."""
     cov = (cov + cov.T) / 2
-    zero = np.diag(cov) <= _TOL * ref
+    zero = np.diag(cov) <= _ops(cov).tol * ref
     cov[zero, :] = 0.0
     cov[:, zero] = 0.0
     return np.ascontiguousarray(cov)
@@ -202,8 +245,9 @@ def _density_derivative(m, s2):
     """p^(m)(0) for the N(0, s2) density."""
     if m % 2:
         return 0.0
+    ops = _ops(np.array(s2))
     dfact = math.prod(range(m - 1, 0, -2))
-    return (-1) ** (m // 2) * dfact / s2 ** (m // 2) / math.sqrt(2 * math.pi * s2)
+    return (-1) ** (m // 2) * dfact / s2 ** (m // 2) / ops.sqrt(2 * ops.pi * s2)
 
 
 def _compositions(total, parts):
@@ -220,13 +264,26 @@ def _sub(cov, keep):
     return np.ascontiguousarray(cov[np.ix_(keep, keep)])
 
 
+def _key(cov):
+    """A hashable key of a covariance: float64 bytes, or (dps, entries) for mpmath."""
+    if cov.dtype == object:
+        return (_ops(cov).tol,) + tuple(cov.ravel())
+    return cov.tobytes()
+
+
+def _unkey(cov_key, d):
+    if isinstance(cov_key, tuple):
+        return np.array(cov_key[1:], dtype=object).reshape(d, d)
+    return np.frombuffer(cov_key, dtype=float).reshape(d, d)
+
+
 @lru_cache(maxsize=1 << 16)
 def _expect(cov_key, atoms):
-    """E[prod_a atoms[a](z_a)], z ~ N(0, K), K given by its float64 bytes."""
+    """E[prod_a atoms[a](z_a)], z ~ N(0, K), K given by :func:`_key`."""
     d = len(atoms)
     if d == 0:
         return 1.0
-    cov = np.frombuffer(cov_key, dtype=float).reshape(d, d)
+    cov = _unkey(cov_key, d)
     var = np.diag(cov)
     for a, h in enumerate(atoms):
         if h[0] == "D" and var[a] == 0.0:
@@ -244,7 +301,7 @@ def _expect(cov_key, atoms):
     if len(keep) < d:
         if factor == 0.0:
             return 0.0
-        return factor * _expect(_sub(cov, keep).tobytes(), tuple(atoms[a] for a in keep))
+        return factor * _expect(_key(_sub(cov, keep)), tuple(atoms[a] for a in keep))
 
     # 2. a delta: condition on its coordinate
     deltas = [a for a, h in enumerate(atoms) if h[0] == "D"]
@@ -256,7 +313,7 @@ def _expect(cov_key, atoms):
         ca = cov[rest, a]
         k = ca / s2
         S = _clean(cov[np.ix_(rest, rest)] - np.outer(ca, ca) / s2, var[rest])
-        key, others = S.tobytes(), [atoms[b] for b in rest]
+        key, others = _key(S), [atoms[b] for b in rest]
         total = 0.0
         for i in range(j + 1):
             pd = _density_derivative(j - i, s2)
@@ -301,7 +358,7 @@ def _directional(cov_key, k, atoms, i):
                 new[b] = _deriv_n(new[b], n)
                 if new[b] is None:
                     break
-                coef *= float(k[b]) ** n / math.factorial(n)
+                coef *= k[b] ** n / math.factorial(n)
         else:
             total += coef * _expect(cov_key, tuple(new))
     return total
@@ -320,17 +377,23 @@ def expect_piecewise(cov, groups, slopes) -> float:
     d = len(groups)
     if not 1 <= d <= _MAX_DIM:
         raise ValueError(f"need 1 <= d <= {_MAX_DIM} coordinates, got {d}")
-    cov = np.array(cov, dtype=float)
+    cov = np.array(cov)
+    extended = cov.dtype == object  # mpmath entries: the result keeps the working precision
+    cov = cov if extended else cov.astype(float)
     if cov.shape != (d, d):
         raise ValueError(f"cov has shape {cov.shape}, expected {(d, d)}")
-    if not np.all(np.isfinite(cov)):
+    approx = cov.astype(float)
+    if not np.all(np.isfinite(approx)):
         raise ValueError("cov must be finite")
-    scale = max(float(np.max(np.abs(np.diag(cov)))), 1e-300)
-    if not np.allclose(cov, cov.T, rtol=0.0, atol=1e-12 * scale):
+    scale = max(float(np.max(np.abs(np.diag(approx)))), 1e-300)
+    if not np.allclose(approx, approx.T, rtol=0.0, atol=1e-12 * scale):
         raise ValueError("cov must be symmetric")
-    if np.linalg.eigvalsh((cov + cov.T) / 2)[0] < -1e-10 * scale:
+    if np.linalg.eigvalsh((approx + approx.T) / 2)[0] < -1e-10 * scale:
         raise ValueError("cov must be positive semi-definite")
     s_plus, s_minus = (float(s) for s in slopes)
+    if extended:  # products of slopes must not be rounded to float64 either
+        s_plus, s_minus = (_ops(cov).mpf(v) for v in (s_plus, s_minus))
     per_coord = [_group_atoms(g, s_plus, s_minus) for g in groups]
-    key = _clean(cov, np.zeros(d)).tobytes()
-    return float(sum(_expect(key, combo) for combo in product(*per_coord)))
+    key = _key(_clean(cov, np.zeros(d)))
+    total = sum(_expect(key, combo) for combo in product(*per_coord))
+    return total if extended else float(total)

@@ -12,9 +12,12 @@ expectation over the same set of sample indices.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
+
+from .graded import feature_radius, graded_nodes
 
 # Step in u at unit variance, per effective dimension, and the radius in u.
 # Chosen so that tanh and GeLU expectations converge to ~1e-12 in one to three
@@ -23,6 +26,11 @@ STEP = {1: 0.16, 2: 0.22, 3: 0.3, 4: 0.38}
 MAX_STEP = 0.6  # Gaussian aliasing error exp(-2 pi^2 / h^2) < 1e-23
 HALF_RANGE = 8.6  # exp(-8.6^2/2) ~ 1e-16, enough even for quartic growth
 EIGEN_CUTOFF = 1e-13
+# Above this kernel eigenvalue, activations with a finite feature radius switch to the
+# graded rule (bounded node count); below it the uniform rule is cheaper.
+GRADED_ABOVE = 100.0
+CHUNK = 1 << 18  # nodes evaluated at once: bounds the memory of one batch
+MAX_NODES = 1 << 31  # uniform rule only (activations without an asymptotic regime)
 
 
 def _axis(lam: float, d: int, refine: float) -> tuple[np.ndarray, np.ndarray]:
@@ -32,8 +40,8 @@ def _axis(lam: float, d: int, refine: float) -> tuple[np.ndarray, np.ndarray]:
     return u, h * np.exp(-0.5 * u * u) / np.sqrt(2.0 * np.pi)
 
 
-def gauss_nodes(cov: np.ndarray, refine: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Quadrature nodes z (points x d) and weights for z ~ N(0, cov), cov PSD.
+def gauss_nodes(cov: np.ndarray, refine: float = 1.0, chunk: int = CHUNK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Uniform-rule nodes z (points x d) and weights for z ~ N(0, cov), cov PSD, in chunks.
 
     ``refine`` > 1 shrinks the steps (used by the convergence tests).
     """
@@ -44,16 +52,38 @@ def gauss_nodes(cov: np.ndarray, refine: float = 1.0) -> tuple[np.ndarray, np.nd
     keep = evals > EIGEN_CUTOFF * max(scale, 1e-300)
     k = int(np.sum(keep))
     if k == 0:
-        return np.zeros((1, d)), np.ones(1)
+        yield np.zeros((1, d)), np.ones(1)
+        return
     axes = [_axis(lam, k, refine) for lam in evals[keep]]
-    us = np.meshgrid(*[a[0] for a in axes], indexing="ij")
-    ws = np.meshgrid(*[a[1] for a in axes], indexing="ij")
-    u = np.stack([g.ravel() for g in us], axis=1)
-    wts = np.prod(np.stack([g.ravel() for g in ws], axis=1), axis=1)
-    inside = np.sum(u * u, axis=1) <= HALF_RANGE**2  # a ball, not a cube: the corners weigh nothing
-    u, wts = u[inside], wts[inside]
+    rest = int(np.prod([len(a[0]) for a in axes[1:]]))
+    if rest * len(axes[0][0]) > MAX_NODES:
+        raise ValueError(f"a kernel of scale {scale:.3g} needs more than {MAX_NODES} quadrature nodes for "
+                         "an activation that keeps structure at every |z| (no asymptotic regime)")
     basis = evecs[:, keep] * np.sqrt(evals[keep])
-    return u @ basis.T, wts
+    step = max(1, chunk // max(rest, 1))
+    for lo in range(0, len(axes[0][0]), step):
+        first = (axes[0][0][lo:lo + step], axes[0][1][lo:lo + step])
+        part = [first] + axes[1:]
+        us = np.meshgrid(*[a[0] for a in part], indexing="ij")
+        ws = np.meshgrid(*[a[1] for a in part], indexing="ij")
+        u = np.stack([g.ravel() for g in us], axis=1)
+        wts = np.prod(np.stack([g.ravel() for g in ws], axis=1), axis=1)
+        inside = np.sum(u * u, axis=1) <= HALF_RANGE**2  # a ball, not a cube: the corners weigh nothing
+        yield u[inside] @ basis.T, wts[inside]
+
+
+def node_chunks(activation, cov: np.ndarray, refine: float = 1.0, method: str = "auto"):
+    """The rule for this kernel: uniform, or graded when the kernel is wide (see :mod:`.graded`)."""
+    if method not in ("auto", "uniform", "graded"):
+        raise ValueError(f"method must be auto, uniform or graded, got {method!r}")
+    wide = method == "graded" or (method == "auto" and refine == 1.0 and cov.size
+                                  and float(np.max(np.linalg.eigvalsh(cov))) > GRADED_ABOVE)
+    radius = feature_radius(activation) if wide else None  # probed once per activation
+    if radius is not None:
+        return graded_nodes(cov, radius)
+    if method == "graded":
+        raise ValueError(f"activation {activation.name!r} has no finite feature radius; use the uniform rule")
+    return gauss_nodes(cov, refine)
 
 
 @lru_cache(maxsize=4096)
@@ -70,13 +100,22 @@ def leibniz(orders: tuple[int, ...], nderiv: int) -> tuple[tuple[tuple[int, ...]
     return tuple(terms.items())
 
 
-def expect_smooth_batch(activation, cov: np.ndarray, keys, refine: float = 1.0) -> np.ndarray:
+def expect_smooth_batch(activation, cov: np.ndarray, keys, refine: float = 1.0,
+                        method: str = "auto") -> np.ndarray:
     """E[prod_c g_c(z_c)] for many keys sharing the same covariance.
 
     Each key is a tuple over the coordinates of ``cov`` of (orders, nderiv):
-    g_c = D^nderiv prod_{m in orders} sigma^(m).
+    g_c = D^nderiv prod_{m in orders} sigma^(m).  Nodes come in chunks, so memory
+    stays bounded whatever the rule's node count.
     """
-    z, w = gauss_nodes(cov, refine)
+    cov = np.asarray(cov, dtype=float)
+    out = np.zeros(len(keys))
+    for z, w in node_chunks(activation, cov, refine, method):
+        out += _batch_on_nodes(activation, z, w, keys)
+    return out
+
+
+def _batch_on_nodes(activation, z: np.ndarray, w: np.ndarray, keys) -> np.ndarray:
     cache: dict[tuple[int, int], np.ndarray] = {}
 
     def column(c: int, m: int) -> np.ndarray:

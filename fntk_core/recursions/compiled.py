@@ -86,6 +86,17 @@ class _CompiledTerm:
     free_out: list  # letters of output labels that no factor carries
     subscripts: str
     path: list | None = None
+    key_ids: np.ndarray | None = None  # every Gaussian key this term reads
+
+    def active(self, lower: dict[str, np.ndarray], params: dict[str, float]) -> bool:
+        """False when the term vanishes identically: zero coefficient or zero lower tensor.
+
+        At layer 1 every first-order tensor is exactly zero; skipping those terms keeps
+        expectations that diverge there (delta functions at collinear inputs) unevaluated.
+        """
+        if _eval_poly(self.poly, params) == 0.0:
+            return False
+        return self.tensor is None or bool(np.any(lower[self.tensor[0]]))
 
 
 class CompiledRecursion:
@@ -122,19 +133,20 @@ class CompiledRecursion:
             subscripts = ",".join(ops) + "->" + out
             dummy = [np.empty((n,) * len(o)) for o in ops]
             path = np.einsum_path(subscripts, *dummy, optimize="greedy")[0]
-            self.terms.append(_CompiledTerm(_poly(t.coeff), expect, thetas, tensor, free, subscripts, path))
+            kids = np.unique(np.concatenate([e[2] for e in expect])) if expect else np.zeros(0, np.intp)
+            self.terms.append(_CompiledTerm(_poly(t.coeff), expect, thetas, tensor, free, subscripts, path, kids))
 
     def evaluate(self, values: np.ndarray, theta: np.ndarray, lower: dict[str, np.ndarray],
                  params: dict[str, float]) -> np.ndarray:
         n = self.n
-        total = np.zeros((n,) * len(self.recursion.labels))
+        total = np.zeros((n,) * len(self.recursion.labels), dtype=values.dtype)
         for ct in self.terms:
-            c = _eval_poly(ct.poly, params)
-            if c == 0.0:
+            if not ct.active(lower, params):
                 continue
+            c = _eval_poly(ct.poly, params)
             operands = []
             for shape, flat, kids, _ in ct.expect:
-                arr = np.zeros(int(np.prod(shape)))
+                arr = np.zeros(int(np.prod(shape)), dtype=values.dtype)
                 arr[flat] = values[kids]
                 operands.append(arr.reshape(shape))
             operands += [theta] * len(ct.thetas)
@@ -158,7 +170,11 @@ class Plan:
         ``engine(activation, K, keys)`` evaluates the Gaussian keys (swappable so that
         benchmarks can time another integrator on exactly the same integrals).
         """
-        values = engine(activation, K, self.table.keys)
+        needed = [ct.key_ids for c in self.compiled.values() for ct in c.terms if ct.active(lower, params)]
+        ids = np.unique(np.concatenate(needed)) if needed else np.zeros(0, np.intp)
+        values = np.full(len(self.table.keys), np.nan, dtype=np.asarray(K).dtype)
+        if len(ids):
+            values[ids] = engine(activation, K, [self.table.keys[i] for i in ids])
         return {name: c.evaluate(values, theta, lower, params) for name, c in self.compiled.items()}
 
 
