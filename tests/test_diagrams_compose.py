@@ -5,6 +5,7 @@ from fntk_core.diagrams import Diagram, check_all, library, translate
 from fntk_core.diagrams.canonical import same_recursion
 from fntk_core.diagrams.compose import Refused, connect, delete, from_statistic, paste, place, subdiagram
 from fntk_core.diagrams.edit import apply
+from fntk_core.diagrams.library import which_entry
 
 
 class Drawing:
@@ -37,6 +38,7 @@ def _same(d, name, k):
     e = _entry(name, k)
     assert check_all(d) == []
     assert d.is_isomorphic(e.diagram)
+    assert which_entry(d, name) == f"{name}/{k}"
     assert same_recursion(translate(d).recursion(), translate(e.diagram).recursion())
 
 
@@ -131,3 +133,12 @@ def test_copy_paste_keeps_the_structure():
     assert d2.graph.number_of_edges() == w.d.graph.number_of_edges() + 2  # slot and neuron edges come along
     labels = [tuple(d2.graph.nodes[n]["samples"]) for n in d2.nodes("leg")]
     assert len(set(labels)) == len(labels)  # a pasted leg is a new leg: fresh sample labels
+
+
+def test_deleting_a_drawn_vertex_leg_keeps_the_pair():
+    w = draw_F(True)
+    deriv = next(e for e in w.d.edges("b1", "deriv"))
+    d, _ = apply(w.d, delete(w.d, [deriv["id"], deriv["source"]]))  # what the canvas item of that leg draws
+    assert deriv["source"] in d.graph and not d.edges("b1", "deriv")
+    d, _ = apply(d, connect(d, "v1", "b1"))
+    _same(d, "F", 2)

@@ -350,9 +350,9 @@ def delete(d: Diagram, ids) -> Batch:
     nodes, edges = set(), set()
     all_edges = {k: dict(e, id=k) for k, e in d.edge_list()}
     for x in ids:
-        if x in d.graph:
+        if x in d.graph and d.graph.nodes[x]["kind"] != "pair":  # pairs go with their vertex
             nodes.add(x)
-        elif x in all_edges:
+        elif x in all_edges and all_edges[x]["type"] not in ("pair", "src"):
             edges.add(x)
     for n in list(nodes):
         k = d.graph.nodes[n]["kind"]
