@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fntk: {win.last_error}", file=sys.stderr)
         if args.screenshot:
             return 1
+    if not args.screenshot:
+        win.drawing.offer_recovery()
     if args.panel:
         if args.screenshot:
             win.emphasize(args.panel)
