@@ -119,6 +119,30 @@ class DrawingCanvas(DiagramCanvas):
                 return it
         return None
 
+    def _drop_target(self, sp: QPointF, grab: str):
+        """What a dragged element was dropped on: another node, or (for an interaction vertex) an internal line."""
+        d = self.editor.diagram
+        lines = []
+        for it in self.scene().items(sp):
+            if isinstance(it, NodeItem) and it.element_id != grab:
+                return it
+            if isinstance(it, LineItem) and grab not in self._ends(it):
+                lines.append(it)
+        if d.graph.nodes[grab]["kind"] == "vertex":
+            return next((it for it in lines if self._target_id(it)), None)
+        return None
+
+    def _ends(self, line: LineItem) -> set:
+        """The drawn nodes a line item joins (a dragged node's own lines are never drop targets)."""
+        d = self.editor.diagram
+        out = set()
+        for i in line.element_ids:
+            if i in d.graph:
+                out.add(i)
+                if d.graph.nodes[i]["kind"] == "pair":
+                    out |= {e["source"] for e in d.edges(i, "pair")}
+        return out | {e for k, a in d.edge_list() if k in line.element_ids for e in (a["source"], a["target"])}
+
     # -- grid -------------------------------------------------------------------
     def set_grid(self, on: bool) -> None:
         self.grid = bool(on)
@@ -181,6 +205,7 @@ class DrawingCanvas(DiagramCanvas):
         if event.button() != Qt.MouseButton.LeftButton or self._space:
             super().mousePressEvent(event)
             return
+        self.setFocus(Qt.FocusReason.MouseFocusReason)  # the drawing keys (Del, Ctrl+Z, ...) act here now
         sp = self.mapToScene(event.position().toPoint())
         item = self._element_at(sp)
         shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
@@ -216,25 +241,34 @@ class DrawingCanvas(DiagramCanvas):
         if not drag["moved"] and abs(delta.x()) + abs(delta.y()) < DRAG_START / max(self.zoom(), 1e-6):
             return
         drag["moved"] = True
+        self._passing = set(drag["origin"])
+        self._move_to(drag, sp, event)
+        event.accept()
+
+    def _move_to(self, drag: dict, sp: QPointF, event) -> None:
+        delta = sp - drag["start"]
         grab = drag["origin"][drag["grab"]]
         target = self.to_model(self.to_scene(grab) + delta, self._snap(event))
         dx, dy = target[0] - grab[0], target[1] - grab[1]
         self.editor.move({n: (round(x + dx, 4), round(y + dy, 4)) for n, (x, y) in drag["origin"].items()},
                          drag["id"])
-        event.accept()
 
     def mouseReleaseEvent(self, event) -> None:
         drag, self._drag = self._drag, None
         if drag is None or not drag["moved"]:
             super().mouseReleaseEvent(event)
             return
+        self._passing = set()
         sp = self.mapToScene(event.position().toPoint())
-        target = self._element_at(sp, skip=set(drag["origin"]))
-        if target is not None and len(drag["origin"]) == 1:
+        target = self._drop_target(sp, drag["grab"]) if len(drag["origin"]) == 1 else None
+        if target is None:  # the modifiers at the drop decide the snapping of the last position
+            self._move_to(drag, sp, event)
+        else:
             top = self.editor.stack.command(self.editor.stack.index() - 1)
             if getattr(top, "drag", None) == drag["id"]:
                 self.editor.stack.undo()  # the element returns; the connection replaces the move
             self.connect_items(drag["grab"], target)
+        self.update_diagram(self.editor.diagram)  # lines bend around the dropped element again
         event.accept()
 
     def connect_items(self, a: str, target) -> bool:

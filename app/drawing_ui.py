@@ -70,7 +70,7 @@ class DrawingController(QObject):
         """Keys that act on the drawing only while a drawing panel has the focus: the other panels keep
         theirs (a table's Ctrl+V, a combo box's letters)."""
         action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        for w in (self.canvas, self.win.palette, self.win.properties, self.checks, self.history):
+        for w in [self.canvas] + [self.win.docks[n] for n in ("palette", "properties", "checks", "history")]:
             w.addAction(action)
         return action
 
@@ -163,7 +163,7 @@ class DrawingController(QObject):
         name = rec_name = None
         try:
             rec_name = translate(d).statistic
-            name = self.editor.source or which_entry(d, rec_name)
+            name = which_entry(d, rec_name)
         except DiagramError:
             pass
         rec.show_diagram(d, name)
