@@ -167,11 +167,11 @@ class DrawingController(QObject):
         except DiagramError:
             pass
         rec.show_diagram(d, name)
-        if name is None and rec_name:
-            rec.diagram_title.setText(rec.diagram_title.text() + f"   ·   not one of {rec_name}'s enumerated "
-                                      "diagrams")
-        elif name is not None:
-            rec.diagram_title.setText(rec.diagram_title.text() + f"   ·   enumerated diagram {name}")
+        rest = rec.diagram_title.text().split(": ", 1)[-1]
+        if name is not None:
+            rec.diagram_title.setText(f"Enumerated diagram {name}: {rest}")
+        elif rec_name:
+            rec.diagram_title.setText(f"This diagram: {rest}   ·   not one of {rec_name}'s enumerated diagrams")
 
     def _selection(self) -> None:
         nodes = self.canvas.selected_nodes()

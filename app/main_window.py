@@ -182,8 +182,8 @@ class MainWindow(QMainWindow):
 
     # -- panels --------------------------------------------------------------
     def focus_panel(self, name: str) -> None:
-        if name not in PANELS:
-            raise ValueError(f"unknown panel {name!r}; one of {', '.join(PANELS)}")
+        if name not in PANELS and name not in self.docks:
+            raise ValueError(f"unknown panel {name!r}; one of {', '.join(PANELS + tuple(self.docks))}")
         if name == "canvas":
             self.canvas.setFocus(Qt.ShortcutFocusReason)
             return

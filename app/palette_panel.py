@@ -94,13 +94,14 @@ class PalettePanel(QWidget):
         self.group = QActionGroup(self)
         self.actions_by_id: dict[str, QAction] = {}
         self.tools: dict[str, object] = {}
+        names = style().tools.get("names", {})  # short button names; the tooltip has the full one
         grid = QGridLayout()
         grid.setSpacing(2)
         for k, e in enumerate(entries()):
-            a = QAction(icon(e), e["label"], self)
+            a = QAction(icon(e), names.get(e["id"], e["label"]), self)
             a.setCheckable(True)
             a.setShortcut(QKeySequence(e["key"].replace(",", ", ")))
-            a.setToolTip(f"{e['label']} ({a.shortcut().toString()}): {e['meaning']}")
+            a.setToolTip(f"{e['label']} (key {a.shortcut().toString()}): {e['meaning']}")
             a.setStatusTip(a.toolTip())
             a.triggered.connect(lambda _=False, t=e["tool"]: self.toolChosen.emit(t))
             self.group.addAction(a)
