@@ -12,10 +12,11 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPoint, QSettings, Qt
-from PySide6.QtWidgets import QToolButton
+from PySide6.QtWidgets import QApplication, QToolButton
 
 from fntk_core.diagrams import Diagram, library
 from fntk_core.diagrams.io import load_diagram
+from fntk_core.diagrams.layout import layout
 
 WAIT = 20_000
 
@@ -283,3 +284,88 @@ def test_killed_app_is_restored_at_next_start(qtbot, tmp_path):
     assert sorted(w.editor.diagram.nodes("leg")) == ["z1", "z2"]
     assert not w.editor.stack.isClean()
     assert not list(folder.glob(f"autosave-{proc.pid}.json"))
+
+
+def test_palette_keys_choose_tools_on_the_canvas(qtbot, win):
+    win.canvas.setFocus()
+    qtbot.keyClick(win.canvas, Qt.Key_W)
+    assert win.canvas.tool == ("cubic", "W")
+    qtbot.keyClick(win.canvas, Qt.Key_X)
+    qtbot.keyClick(win.canvas, Qt.Key_D)
+    assert win.canvas.tool == ("vertex", "D")
+    assert win.palette.actions_by_id["vertex.D"].isChecked()
+    qtbot.keyClick(win.canvas, Qt.Key_Escape)
+    assert win.canvas.tool is None and win.palette.actions_by_id["select"].isChecked()
+
+
+def test_properties_edit_is_undoable(qtbot, win):
+    win.drawing.new_from_statistic("K")
+    qtbot.mouseClick(win.canvas.viewport(), Qt.LeftButton, pos=_point(win, "z1"))
+    props = win.properties
+    assert props.node == "z1" and props.samples.text() == "1"
+    props.samples.setFocus()
+    props.samples.selectAll()
+    qtbot.keyClicks(props.samples, "a")
+    qtbot.keyClick(props.samples, Qt.Key_Return)
+    assert win.editor.diagram.graph.nodes["z1"]["samples"] == ["a"]
+    win.editor.stack.undo()
+    assert win.editor.diagram.graph.nodes["z1"]["samples"] == ["1"] and props.samples.text() == "1"
+
+
+def test_rubber_band_select_all_tidy_and_grid(qtbot, win):
+    win.drawing.new_from_statistic("K")
+    c = place(qtbot, win, "cubic.W", (1.3, -0.4))
+    drag(qtbot, win, at(win, (-0.5, 0.5)), at(win, (0.5, -2)))  # a rubber band around the two legs
+    assert sorted(win.canvas.selected_nodes()) == ["z1", "z2"]
+    qtbot.keyClick(win.canvas, Qt.Key_A, Qt.ControlModifier)
+    assert sorted(win.canvas.selected_nodes()) == sorted(["z1", "z2", c])
+    qtbot.mouseClick(win.canvas.viewport(), Qt.LeftButton, pos=_point(win, c))
+    qtbot.keyClick(win.canvas, Qt.Key_T, Qt.ControlModifier)  # tidy the selection only
+    assert win.editor.diagram.presentation["positions"][c] == layout(win.editor.diagram.copy()).presentation[
+        "positions"][c] != [1.25, -0.5]
+    assert win.editor.diagram.presentation["positions"]["z1"] == [0.0, 0.0]
+    win.editor.stack.undo()
+    assert win.editor.diagram.presentation["positions"][c] == [1.25, -0.5]  # placed on the grid
+    qtbot.keyClick(win.canvas, Qt.Key_G, Qt.ControlModifier)
+    assert not win.canvas.grid
+    tool(qtbot, win, "blob")
+    qtbot.mouseClick(win.canvas.viewport(), Qt.LeftButton, pos=at(win, (2.13, -0.61)))
+    (b,) = win.editor.diagram.nodes("blob")
+    x, y = win.editor.diagram.presentation["positions"][b]
+    assert abs(x - 2.13) < 0.02 and abs(y + 0.61) < 0.02  # no grid, no snapping
+
+
+def test_paste_into_another_window(qtbot, win):
+    from fntk_app.main_window import MainWindow
+
+    draw_F(qtbot, win, False)
+    qtbot.keyClick(win.canvas, Qt.Key_A, Qt.ControlModifier)
+    qtbot.keyClick(win.canvas, Qt.Key_C, Qt.ControlModifier)
+    other = MainWindow()
+    other.persist = False
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is other, timeout=WAIT)
+    other.canvas.setFocus()
+    qtbot.keyClick(other.canvas, Qt.Key_V, Qt.ControlModifier)
+    assert other.editor.diagram.is_isomorphic(win.editor.diagram)
+    qtbot.waitUntil(lambda: "F/1" in other.recursion.diagram_title.text(), timeout=WAIT)
+
+
+def test_unsaved_changes_are_asked_about_on_close(qtbot, win, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    win.persist = True
+    win.drawing.new_from_statistic("K")
+    asked = []
+
+    def answer(*args, **kw):
+        asked.append(args[2])
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    assert not win.close() and asked and win.isVisible()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    win.persist = False
+    assert win.close()

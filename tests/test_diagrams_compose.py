@@ -142,3 +142,23 @@ def test_deleting_a_drawn_vertex_leg_keeps_the_pair():
     assert deriv["source"] in d.graph and not d.edges("b1", "deriv")
     d, _ = apply(d, connect(d, "v1", "b1"))
     _same(d, "F", 2)
+
+
+def test_properties_keep_the_bookkeeping_consistent():
+    from fntk_core.diagrams.compose import set_property
+
+    w = draw_F(True)
+    with pytest.raises(Refused, match="disconnect the leg"):
+        set_property(w.d, "ntk1", "branch", "omega")
+    with pytest.raises(Refused, match="detach the vertex"):
+        set_property(w.d, "v1", "tensor", "D")
+    d, _ = apply(w.d, set_property(w.d, "z1", "samples", ["a"]))
+    assert d.graph.nodes["z1"]["samples"] == ["a"]
+    with pytest.raises(ValueError, match="samples"):
+        set_property(w.d, "z1", "samples", ["x" * 40])
+    batch, v = place(Diagram(), "vertex", "F")
+    d, _ = apply(Diagram(), batch)
+    d, _ = apply(d, set_property(d, v, "tensor", "A"))
+    assert d.graph.nodes[v]["tensor"] == "A" and len(d.edges(v, "pair")) == 2
+    with pytest.raises(Refused, match="not an interaction vertex"):
+        place(Diagram(), "vertex", "K")
