@@ -222,6 +222,8 @@ class MainWindow(QMainWindow):
 
     def show_diagram(self, entry_id, d) -> None:
         """A library, file or session diagram becomes the document (the undo history starts afresh)."""
+        if not self.confirm_discard():
+            return
         self.editor.load(d, entry_id)
         self.canvas.fit()
         self.drawing.check()

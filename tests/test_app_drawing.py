@@ -369,3 +369,19 @@ def test_unsaved_changes_are_asked_about_on_close(qtbot, win, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
     win.persist = False
     assert win.close()
+
+
+def test_picking_a_library_diagram_asks_before_dropping_a_drawing(qtbot, win, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    win.persist = True
+    win.drawing.new_from_statistic("K")
+    drawn = win.editor.diagram.copy()
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Cancel)
+    e = library()["F"][0]
+    win.show_diagram(e.id, e.diagram)
+    assert win.editor.diagram == drawn
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    win.show_diagram(e.id, e.diagram)
+    assert win.editor.diagram == e.diagram and win.editor.stack.count() == 0
+    win.persist = False
