@@ -29,7 +29,10 @@ class EditCommand(QUndoCommand):
         self.editor, self.op, self.drag, self.inverse = editor, op, drag, None
 
     def redo(self) -> None:
-        d, self.inverse = apply(self.editor.diagram, self.op)
+        before = self.editor.diagram
+        d, self.inverse = apply(before, self.op)
+        if self.drag is not None and d == before:  # a drag that has not moved anything yet
+            self.setObsolete(True)
         self.editor._set(d)
 
     def undo(self) -> None:
@@ -45,6 +48,9 @@ class EditCommand(QUndoCommand):
             return False
         self.op = Batch((self.op, other.op))
         self.inverse = Batch((other.inverse, self.inverse))
+        d = self.editor.diagram
+        if apply(d, self.inverse)[0] == d:  # dragged back to where it started: no step at all
+            self.setObsolete(True)
         return True
 
 

@@ -71,6 +71,7 @@ def icon(entry: dict) -> QIcon:
         if tool[0] == "vertex":
             t = scene.addSimpleText(tool[1])
             t.setBrush(colors["ink"])
+            t.setZValue(3)  # above the disc
             r = t.boundingRect()
             t.setPos(-r.width() / 2, -r.height() / 2)
     pm = QPixmap(ICON * 2, ICON * 2)

@@ -385,3 +385,16 @@ def test_picking_a_library_diagram_asks_before_dropping_a_drawing(qtbot, win, mo
     win.show_diagram(e.id, e.diagram)
     assert win.editor.diagram == e.diagram and win.editor.stack.count() == 0
     win.persist = False
+
+
+def test_a_drag_back_to_the_start_leaves_no_undo_step(qtbot, win):
+    win.drawing.new_from_statistic("K")
+    steps = win.editor.stack.index()
+    start = _point(win, "z1")
+    vp = win.canvas.viewport()
+    qtbot.mousePress(vp, Qt.LeftButton, pos=start)
+    qtbot.mouseMove(vp, start + QPoint(40, 30))
+    qtbot.mouseMove(vp, start)
+    qtbot.mouseRelease(vp, Qt.LeftButton, pos=start)
+    assert win.editor.stack.index() == steps and win.editor.stack.count() == steps
+    assert win.editor.diagram.presentation["positions"]["z1"] == [0.0, 0.0]
