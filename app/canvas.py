@@ -49,6 +49,7 @@ class DiagramCanvas(QGraphicsView):
         self._space = False
         self._pan_from = None
         self._auto_fit = True  # refit on resize until the user zooms or pans
+        self._passing: set = set()  # nodes being dragged: lines do not bend around them
         self.scene().selectionChanged.connect(self.selectionChanged)
         self._restyle()
 
@@ -78,7 +79,7 @@ class DiagramCanvas(QGraphicsView):
         self.scene().clear()
         self._items = {}
         if self._diagram is not None:
-            self._items = drawing.draw(self.scene(), self._diagram, style(), self._colors)
+            self._items = drawing.draw(self.scene(), self._diagram, style(), self._colors, self._passing)
         rect = self.scene().itemsBoundingRect()
         self.scene().setSceneRect(rect.marginsAdded(QMarginsF(40, 40, 40, 40)))
 

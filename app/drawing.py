@@ -173,8 +173,12 @@ def _bundle_paths(pa: QPointF, pb: QPointF, n: int, spacing: float, bends: list,
     return out
 
 
-def draw(scene: QGraphicsScene, d: Diagram, style: Style, colors: dict) -> dict[str, ElementItem]:
-    """Add the diagram's items to ``scene``; returns them by ``element_id``."""
+def draw(scene: QGraphicsScene, d: Diagram, style: Style, colors: dict, passing=()) -> dict[str, ElementItem]:
+    """Add the diagram's items to ``scene``; returns them by ``element_id``.
+
+    Lines bend around nodes, except around those in ``passing`` (being dragged: a line must
+    not dodge the element the user is dropping onto it).
+    """
     geo = style.geometry
     unit, lw = float(geo["unit"]), float(geo["line_width"])
     pos = positions(d, unit)
@@ -222,7 +226,7 @@ def draw(scene: QGraphicsScene, d: Diagram, style: Style, colors: dict) -> dict[
         else:
             group.sort(key=lambda c: (c.kind, c.primary))
             obstacles = [(it.pos(), it.radius + 5) for n, it in items.items()
-                         if isinstance(it, NodeItem) and n not in (a, b)]
+                         if isinstance(it, NodeItem) and n not in (a, b) and n not in passing]
             paths = _bundle_paths(pos[group[0].a], pos[group[0].b], len(group), float(geo["parallel_spacing"]),
                                   [bends.get(c.primary) for c in group], obstacles)
         for c, path in zip(group, paths):

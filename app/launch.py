@@ -20,7 +20,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fntk", description="The fntk desktop app.")
     p.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen to FILE.png and exit")
     p.add_argument("--open", metavar="FILE", help="open a diagram, TikZ export, session or result file")
-    p.add_argument("--panel", choices=("library", "canvas", "recursion", "network", "results"),
+    p.add_argument("--panel", choices=("library", "canvas", "recursion", "network", "results", "palette", "checks"),
                    help="show this panel and give it the keyboard focus")
     p.add_argument("--size", metavar="WxH", type=_size, default=None, help="window size in pixels, e.g. 1400x900")
     p.add_argument("--reset-settings", action="store_true",
@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fntk: {win.last_error}", file=sys.stderr)
         if args.screenshot:
             return 1
+    if not args.screenshot:
+        win.drawing.offer_recovery()
     if args.panel:
         if args.screenshot:
             win.emphasize(args.panel)

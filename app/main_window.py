@@ -1,8 +1,8 @@
 """The main window: wires the panels together, files, menus, shortcuts. No domain logic.
 
-Docks: Library (left), the canvas (centre), Recursion and Network (right), Results
-(bottom); "Palette"/"Properties" (drawing by hand, part 2) and "Validation" (part 3)
-are marked placeholders. The document is a ``fntk_core.session.Session`` value built
+Docks: Library and Palette (left), the drawing canvas (centre), Recursion, Checks,
+Network, Properties and History (right), Results (bottom); "Validation" (part 3) is a
+marked placeholder.  Drawing by hand is wired in ``drawing_ui``. The document is a ``fntk_core.session.Session`` value built
 from the panels and applied back to them.
 """
 from __future__ import annotations
@@ -29,9 +29,13 @@ from fntk_core.results import Result
 from fntk_core.session import Session, document_kind
 
 from . import qtfix, settings
-from .canvas import DiagramCanvas
+from .drawing_canvas import DrawingCanvas
+from .drawing_ui import DrawingController
+from .editor import DocumentEditor
 from .library_panel import LibraryPanel
 from .network_panel import NetworkPanel
+from .palette_panel import PalettePanel
+from .properties_panel import PropertiesPanel
 from .recursion_panel import RecursionPanel
 from .results_panel import ResultsPanel
 
@@ -54,20 +58,21 @@ class MainWindow(QMainWindow):
         self.last_error: str | None = None
         self._error_box: QMessageBox | None = None
 
-        self.canvas = DiagramCanvas()
-        self.canvas.setToolTip("The diagram (Ctrl+2); pick one in the Library or open a file")
+        self.editor = DocumentEditor(self)
+        self.canvas = DrawingCanvas(self.editor)
         self.setCentralWidget(self.canvas)
         self.library = LibraryPanel()
         self.recursion = RecursionPanel()
         self.network = NetworkPanel()
         self.results = ResultsPanel()
+        self.palette = PalettePanel()
+        self.properties = PropertiesPanel(self.editor)
         self.docks: dict[str, QDockWidget] = {}
         self._dock("library", "&Library", self.library, Qt.LeftDockWidgetArea)
-        self._dock("palette", "Palette", self._placeholder("Drawing palette", "part 2"), Qt.LeftDockWidgetArea)
+        self._dock("palette", "&Palette", self._scrolled(self.palette), Qt.LeftDockWidgetArea)
         self._dock("recursion", "&Recursion", self.recursion, Qt.RightDockWidgetArea)
         self._dock("network", "&Network", self._scrolled(self.network), Qt.RightDockWidgetArea)
-        self._dock("properties", "Properties", self._placeholder("Properties of the selection", "part 2"),
-                   Qt.RightDockWidgetArea)
+        self._dock("properties", "Pr&operties", self.properties, Qt.RightDockWidgetArea)
         self._dock("results", "Re&sults", self.results, Qt.BottomDockWidgetArea)
         self._dock("validation", "Validation", self._placeholder("Live validation of a drawn diagram", "part 3"),
                    Qt.BottomDockWidgetArea)
@@ -87,12 +92,13 @@ class MainWindow(QMainWindow):
 
         self.library.diagramChosen.connect(self.show_diagram)
         self.library.statisticChosen.connect(self.recursion.show_statistic)
-        self.recursion.termClicked.connect(lambda entry, d: self.canvas.set_diagram(d))
+        self.recursion.termClicked.connect(self.show_diagram)
         self.network.changed.connect(self.results.set_network)
         self.network.message.connect(self.say)
         self.results.message.connect(self.say)
         self.results.progress.connect(self._progress)
         self._menus()
+        self.drawing = DrawingController(self)
         self.results.set_network(self.network.state())
 
     # -- building ------------------------------------------------------------
@@ -166,9 +172,7 @@ class MainWindow(QMainWindow):
             a = d.toggleViewAction()
             a.setToolTip(f"Show or hide the {d.windowTitle()} panel")
             v.addAction(a)
-        h = self.menuBar().addMenu("&Help")
-        self._action(h, "&Keyboard", lambda: self.say(
-            "Ctrl+1..5: Library, Canvas, Recursion, Network, Results; Ctrl+O open; Ctrl+S save session"))
+        self.help_menu = self.menuBar().addMenu("&Help")
 
     def _fill_recent(self):
         self.recent_menu.clear()
@@ -180,8 +184,8 @@ class MainWindow(QMainWindow):
 
     # -- panels --------------------------------------------------------------
     def focus_panel(self, name: str) -> None:
-        if name not in PANELS:
-            raise ValueError(f"unknown panel {name!r}; one of {', '.join(PANELS)}")
+        if name not in PANELS and name not in self.docks:
+            raise ValueError(f"unknown panel {name!r}; one of {', '.join(PANELS + tuple(self.docks))}")
         if name == "canvas":
             self.canvas.setFocus(Qt.ShortcutFocusReason)
             return
@@ -219,8 +223,12 @@ class MainWindow(QMainWindow):
         self.progress.show()
 
     def show_diagram(self, entry_id, d) -> None:
-        self.canvas.set_diagram(d)
-        self.recursion.show_diagram(d, entry_id)
+        """A library, file or session diagram becomes the document (the undo history starts afresh)."""
+        if not self.confirm_discard():
+            return
+        self.editor.load(d, entry_id)
+        self.canvas.fit()
+        self.drawing.check()
 
     # -- the document ----------------------------------------------------------
     def session(self) -> Session:
@@ -317,6 +325,7 @@ class MainWindow(QMainWindow):
             self.error(f"Could not save the diagram: {exc}")
             return False
         settings.set_last_folder("diagram", path)
+        self.editor.stack.setClean()
         self.say(f"Saved the diagram to {path}")
         return True
 
@@ -347,7 +356,22 @@ class MainWindow(QMainWindow):
                 self.open_path(u.toLocalFile())
         event.acceptProposedAction()
 
+    def confirm_discard(self) -> bool:
+        """True when the drawing may be dropped: nothing unsaved, or the user says so (Save/Discard/Cancel)."""
+        if self.editor.stack.isClean() or self.editor.is_empty() or not self.persist:
+            return True
+        answer = QMessageBox.question(
+            self, "fntk", "The diagram has unsaved changes. Save them?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_diagram(None)
+        return answer == QMessageBox.StandardButton.Discard
+
     def closeEvent(self, event):
+        if not self.confirm_discard():
+            event.ignore()
+            return
+        self.drawing.autosave.discard()
         self.results.runner.cancel()
         if self.persist:
             settings.save_window(self)

@@ -72,6 +72,7 @@ class RecursionPanel(QWidget):
         lay.addLayout(buttons)
         self._statistic: str | None = None
         self._entry_id: str | None = None
+        self.value_tex = ""
         self._sources: dict[str, object] = {}  # entry id -> Diagram of the statistic's library entries
         self._pending: list = []  # (item, label, tex) rows still to render: mathtext is slow, the GUI is not
         self._idle = QTimer(self, interval=0)
@@ -95,6 +96,7 @@ class RecursionPanel(QWidget):
     def show_diagram(self, d, entry_id: str | None = None) -> None:
         """Show the value of ``d`` and the recursion of its statistic; a diagram that breaks a rule says which."""
         self._entry_id = entry_id
+        self.value_tex = ""  # the LaTeX of the shown diagram's value (tests compare it with the core's)
         if d is None:
             self.diagram_title.setText("No diagram on the canvas")
             self.diagram_value.clear()
@@ -110,6 +112,7 @@ class RecursionPanel(QWidget):
         self.diagram_title.setText(f"{entry_id or 'This diagram'}: a term of {name}   ·   symmetry factor "
                                    f"{factor}   ·   {_order_text(order)}")
         body = "".join((r.sign if k or r.sign == "-" else "") + " " + r.body for k, r in enumerate(rows))
+        self.value_tex = body
         self.diagram_value.setPixmap(self._render(body or "0", TERM_SIZE + 1))
         if name != self._statistic:
             self.show_statistic(name)

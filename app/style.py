@@ -67,6 +67,7 @@ class Style:
     nodes: dict
     lines: dict
     vertices: dict
+    tools: dict = None  # the drawing palette: "order" of entries and the "select" tool (style.json "palette")
 
     def node(self, kind: str, subtype: str | None = None) -> NodeStyle:
         """Style of a node kind; cubic vertices by type (``node("cubic", "W")``)."""
@@ -112,7 +113,7 @@ def parse_style(text: str) -> Style:
         for entry in {n.fill for n in nodes.values()} | {n.stroke for n in nodes.values()} | set(lines):
             if entry not in pal:
                 raise ValueError(f"style file: palette {name!r} lacks colour {entry!r}")
-    return Style(data["geometry"], data["palettes"], nodes, lines, vertices)
+    return Style(data["geometry"], data["palettes"], nodes, lines, vertices, data.get("palette", {}))
 
 
 @lru_cache(maxsize=1)

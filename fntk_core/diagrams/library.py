@@ -119,3 +119,15 @@ def write_library(root: Path | str) -> list[Path]:
 if __name__ == "__main__":
     for p in write_library(sys.argv[1] if len(sys.argv) > 1 else "."):
         print(p)
+
+
+def which_entry(d: Diagram, statistic: str) -> str | None:
+    """The id of the library diagram of ``statistic`` isomorphic to ``d`` (same legs and labels), or None.
+
+    The library holds exactly the enumerated diagrams (tests/test_diagrams.py), so this
+    also says whether a hand-drawn diagram is one of the enumeration's.
+    """
+    for e in _library().get(statistic, ()):
+        if e.diagram.invariant() == d.invariant() and e.diagram.is_isomorphic(d):
+            return e.id
+    return None
