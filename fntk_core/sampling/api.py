@@ -181,6 +181,7 @@ class SamplingSession:
         self.dist = None  # DistributedEnsemble with devices / cluster
         self.chief = True  # this process writes results and checkpoints
         self.last_checkpoint = None
+        self.stop_requested = False  # cluster: cancel at the end of the next step, on every worker
         self.cv_note = None
         self.k_inf = self.theta_inf = None
         self.ens = None
@@ -269,13 +270,16 @@ class SamplingSession:
             else:  # replicas x chunk networks, one chunk per replica, block sums all-reduced
                 valid = min(self.dist.step_networks, self.networks - self.networks_drawn)
                 try:
-                    sums, counts, bad = self.dist.run_step(self.networks_drawn, valid, self.seed)
+                    sums, counts, bad, stop = self.dist.run_step(self.networks_drawn, valid, self.seed,
+                                                                 self.stop_requested)
                 except FntkError as exc:
                     if self.checkpoint is not None and self.chief:  # the finished steps are safe
                         ckpt.write(self.checkpoint, self)
                     raise type(exc)(f"{exc}; {self._resume_hint()}") from exc
             self.acc.add(sums, counts, bad, valid)
             self.networks_drawn += valid
+            if self.dist is not None and stop:  # some worker was cancelled: all stop after this step
+                self.cancel()
             self._maybe_checkpoint()
         return self.progress()
 
@@ -474,12 +478,19 @@ def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs
                               max_chunk=every if (every and chunk is None) else None,  # auto chunk <= reporting interval
                               devices=devices, cluster=cluster, checkpoint=checkpoint,
                               checkpoint_every=checkpoint_every)
+    yield from drive_iter(session, progress=progress, cancel=cancel, every=every)
+
+
+def drive_iter(session: SamplingSession, *, progress=None, cancel=None, every: int | None = None) -> Iterator[Result]:
+    """Run a session to the end: partial Results every ``every`` networks, then the final one."""
     session.start()
     next_report = every
     while not session.done:
         if is_cancelled(cancel):
-            session.cancel()
-            break
+            if not session.cluster:
+                session.cancel()
+                break
+            session.stop_requested = True  # the workers must agree: stop together after one more step
         p = session.step()
         if progress is not None:
             progress(p)
@@ -488,6 +499,14 @@ def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs
                 next_report += every
             yield session.snapshot()
     yield session.result()
+
+
+def drive(session: SamplingSession, *, progress=None, cancel=None) -> Result:
+    """Run a session to the end (see ``iter_sample``) and return its final Result."""
+    last = None
+    for last in drive_iter(session, progress=progress, cancel=cancel):
+        pass
+    return last
 
 
 def sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs=None,

@@ -53,7 +53,7 @@ def read(path, session) -> dict | None:
     mine = json.loads(json.dumps(job_key(session), default=str))
     diff = [k for k in mine if saved.get(k) != mine[k]]
     if diff:
-        raise FntkError(f"checkpoint {p}: belongs to a different sampling job ({', '.join(diff)} differ); "
+        raise FntkError(f"checkpoint {p}: belongs to a different sampling job ({', '.join(diff)} {'differ' if len(diff) > 1 else 'differs'}); "
                         "give the same arguments, another --checkpoint file, or delete it to start afresh")
     if int(state["drawn"]) > session.networks:
         raise FntkError(f"checkpoint {p}: already holds {state['drawn']} networks, more than --networks "

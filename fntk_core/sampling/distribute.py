@@ -81,13 +81,11 @@ def local_strategy(devices) -> tf.distribute.Strategy:
 
 def cluster_resolver():
     """TF_CONFIG's cluster, or Slurm's (SlurmClusterResolver) when run under Slurm without TF_CONFIG."""
-    from tensorflow.distribute.cluster_resolver import SlurmClusterResolver, TFConfigClusterResolver
-
     if os.environ.get("TF_CONFIG"):
-        return TFConfigClusterResolver()
+        return tf.distribute.cluster_resolver.TFConfigClusterResolver()
     if os.environ.get("SLURM_PROCID") is not None and os.environ.get("SLURM_STEP_NUM_TASKS"):
         port = int(os.environ.get("FNTK_CLUSTER_PORT", "8888"))
-        return SlurmClusterResolver(port_base=port, gpus_per_node=len(tf.config.list_physical_devices("GPU")) or 0)
+        return tf.distribute.cluster_resolver.SlurmClusterResolver(port_base=port, gpus_per_node=len(tf.config.list_physical_devices("GPU")) or 0)
     raise FntkError("cluster: TF_CONFIG is not set and this is not a Slurm job step (srun); describe the cluster "
                     "in TF_CONFIG (see README, 'Several devices and machines')")
 
@@ -141,29 +139,45 @@ class DistributedEnsemble:
         self.step_networks = self.replicas * ens.chunk
         chunk = ens.chunk
 
-        def replica_fn(e0, total, key):
-            rid = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int64)
+        def replica_fn(e0, total, key, stop):
+            ctx = tf.distribute.get_replica_context()
+            rid = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
             start = e0 + rid * chunk
             valid = tf.cast(tf.clip_by_value(total - rid * chunk, 0, chunk), tf.int32)
             sums, counts, bad = ens._fn(start, valid, key)  # noqa: SLF001 - the Ensemble's own chunk function
-            return sums, tf.cast(counts, tf.float64), tf.cast(bad, tf.float64)  # exact below 2^53
+            names = sorted(sums)
+            # one all-reduce of everything (counts as float64: exact below 2^53)
+            flat = tf.concat([tf.reshape(sums[k], [-1]) for k in names]
+                             + [tf.cast(counts, tf.float64), tf.cast(tf.reshape(bad, [1]), tf.float64),
+                                tf.reshape(stop, [1])], 0)
+            return ctx.all_reduce(tf.distribute.ReduceOp.SUM, flat)
 
-        def step(e0, total, key):
-            per = strategy.run(replica_fn, args=(e0, total, key))
-            return strategy.reduce(tf.distribute.ReduceOp.SUM, per, axis=None)
+        def step(e0, total, key, stop):
+            out = strategy.run(replica_fn, args=(e0, total, key, stop))
+            return strategy.experimental_local_results(out)[0]
 
         self._step = tf.function(step, autograph=False)
+        # shapes of the block sums (the output of the chunk function, traced once, not run)
+        spec = ens._fn.get_concrete_function().structured_outputs[0]  # noqa: SLF001
+        self.shapes = {k: tuple(v.shape) for k, v in spec.items()}
 
-    def run_step(self, e0: int, valid: int, seed: int):
-        """Block sums of networks [e0, e0 + valid), valid <= replicas x chunk, over all replicas."""
+    def run_step(self, e0: int, valid: int, seed: int, stop: bool = False):
+        """Block sums of networks [e0, e0 + valid), valid <= replicas x chunk, over all replicas,
+        and whether any worker asked to stop (``stop``: this one does, e.g. after Ctrl-C)."""
         key = tf.constant([int(seed) % (2**64)], tf.uint64)
         try:
-            sums, counts, bad = self._step(tf.constant(e0, tf.int64), tf.constant(valid, tf.int64), key)
+            flat = self._step(tf.constant(e0, tf.int64), tf.constant(valid, tf.int64), key,
+                              tf.constant(1.0 if stop else 0.0, tf.float64)).numpy()
         except _LOST as exc:
-            raise LostWorkerError(f"a worker of the cluster was lost at networks {e0}..{e0 + valid} "
-                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
-        return ({k: v.numpy() for k, v in sums.items()}, np.rint(counts.numpy()).astype(np.int64),
-                int(round(float(bad.numpy()))))
+            raise LostWorkerError(f"a worker of the cluster was lost while drawing networks {e0}..{e0 + valid - 1} "
+                                  f"({type(exc).__name__} in an all-reduce)") from exc
+        sums, off = {}, 0
+        for k in sorted(self.shapes):
+            size = int(np.prod(self.shapes[k]))
+            sums[k] = flat[off:off + size].reshape(self.shapes[k])
+            off += size
+        counts = np.rint(flat[off:off + self.ens.blocks]).astype(np.int64)
+        return sums, counts, int(round(float(flat[-2]))), bool(flat[-1] > 0)
 
     def agree_on(self, value: int) -> int:
         """The chief's ``value`` on every worker (e.g. where a resumed run starts)."""
@@ -179,7 +193,8 @@ class DistributedEnsemble:
         try:
             total = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per, axis=None)
         except _LOST as exc:
-            raise LostWorkerError(f"a worker of the cluster did not answer ({type(exc).__name__})") from exc
+            raise LostWorkerError(f"a worker of the cluster did not answer ({type(exc).__name__}); start the same "
+                                  "command on every worker of the cluster") from exc
         return int(round(float(total.numpy())))
 
 
