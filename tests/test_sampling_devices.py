@@ -225,3 +225,16 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path):
     assert q.returncode == 0, q.stderr[-3000:]
     assert main(CLI + ["--networks", "3000", "--chunk", "100", "--out", str(tmp_path / "full.json")]) == 0
     _same(Result.load(tmp_path / "full.json"), Result.load(tmp_path / "r.json"))
+
+
+def test_study_points_on_a_device_strategy_match(tmp_path):
+    """run_study(devices=1) samples through MirroredStrategy and stores the same points."""
+    from fntk_core.studies import run_study
+
+    opts = dict(networks=12, width=4, depths="1-3", c_w="2", seed=3, first_order=False)
+    plain = run_study("gradient-stability", tmp_path / "a", **opts)
+    mirrored = run_study("gradient-stability", tmp_path / "b", devices=1, **opts)
+    assert [p.key for p in plain.points] == [p.key for p in mirrored.points]
+    for p, q in zip(plain.points, mirrored.points):
+        assert q.sampled.meta.extra["strategy"] == "MirroredStrategy" and p.sampled.meta.extra["replicas"] == 1
+        _same(p.sampled, q.sampled)
