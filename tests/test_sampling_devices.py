@@ -192,16 +192,42 @@ def _wait(procs, timeout):
 
 @pytest.mark.slow
 def test_two_workers_on_localhost_give_the_same_estimates_as_one_process(tmp_path):
-    args = CLI + ["--networks", "50", "--chunk", "6", "--cluster", "--out", "r.json"]
-    procs = _workers(args, tmp_path)
-    assert main(CLI + ["--networks", "50", "--chunk", "16", "--out", str(tmp_path / "one.json")]) == 0
+    """Two `--cluster` workers (TF_CONFIG, 127.0.0.1) continue a one-process checkpoint of the first
+    20 networks to 50 and end with the estimates of one process drawing all 50."""
+    assert main(CLI + ["--networks", "20", "--chunk", "6", "--checkpoint", str(tmp_path / "run.ckpt"),
+                       "--out", str(tmp_path / "first.json")]) == 0
+    procs = _workers(CLI + ["--networks", "50", "--chunk", "6", "--cluster", "--checkpoint", "run.ckpt",
+                            "--out", "r.json"], tmp_path)
+    assert main(CLI + ["--networks", "50", "--chunk", "6", "--out", str(tmp_path / "one.json")]) == 0  # traced above
     rcs = _wait(procs, 100)
     logs = [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in range(2)]
     assert rcs == [0, 0], logs
     assert "the chief writes the result" in logs[1]
     r = Result.load(tmp_path / "r.json")  # written once, by the chief (worker 0)
-    assert r.meta.extra["replicas"] == 2 and r.meta.extra["workers"] == 2
+    assert r.meta.extra["replicas"] == 2 and r.meta.extra["workers"] == 2 and r.meta.extra["resumed_from"] == 20
     _same(Result.load(tmp_path / "one.json"), r)
+    assert json.loads((tmp_path / "run.ckpt").read_text())["networks_done"] == [0, 50]
+
+
+@pytest.mark.slow
+def test_lost_worker_ends_the_run_with_how_to_resume(tmp_path):
+    """SIGKILL one of two workers: the chief stops with a one-line error naming the checkpoint."""
+    ck = tmp_path / "run.ckpt"
+    procs = _workers(CLI + ["--networks", "100000", "--chunk", "2", "--cluster", "--checkpoint", "run.ckpt",
+                            "--checkpoint-every", "0", "--out", "r.json"], tmp_path,
+                     env={"FNTK_CLUSTER_TIMEOUT": "20"})
+    end = time.monotonic() + 60
+    while not ck.exists() and procs[0].poll() is None and time.monotonic() < end:
+        time.sleep(0.05)
+    procs[1].kill()
+    rc = _wait(procs[:1], 60)[0]
+    procs[1].wait()
+    err = (tmp_path / "w0.log").read_text()
+    assert rc == 2, err[-2000:]
+    assert "a worker of the cluster was lost" in err and "run.ckpt" in err
+    assert "restart every worker with the same arguments to resume" in err
+    done = json.loads(ck.read_text())["networks_done"]
+    assert 0 < done[1] < 100000 and not (tmp_path / "r.json").exists()
 
 
 @pytest.mark.slow

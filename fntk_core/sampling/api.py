@@ -182,6 +182,7 @@ class SamplingSession:
         self.chief = True  # this process writes results and checkpoints
         self.last_checkpoint = None
         self.stop_requested = False  # cluster: cancel at the end of the next step, on every worker
+        self.resumed_from = 0  # networks [0, resumed_from) came from a checkpoint or resume state
         self.cv_note = None
         self.k_inf = self.theta_inf = None
         self.ens = None
@@ -240,7 +241,7 @@ class SamplingSession:
             start = self.dist.agree_on(self.networks_drawn)
             if not self.chief:
                 self.acc, self.networks_drawn = Accumulator(self.blocks), start
-                self.acc.drawn = start
+                self.acc.drawn = self.resumed_from = start
         self.ens = ens
         return self
 
@@ -250,6 +251,7 @@ class SamplingSession:
             if acc.blocks != self.blocks:
                 raise ValueError("resume: the saved state belongs to a different sampling job")
             self.acc, self.networks_drawn = acc, acc.drawn
+            self.resumed_from = acc.drawn
 
     @property
     def done(self) -> bool:
@@ -354,6 +356,7 @@ class SamplingSession:
                 "replicas": info.get("replicas", 1), "workers": info.get("workers", 1),
                 "devices": info.get("devices"), "strategy": info.get("strategy"),
                 "chunk_per_device": self.chunk,
+                "resumed_from": self.resumed_from,
             })
 
     def _check_finite(self, tensors: dict) -> None:
