@@ -264,3 +264,17 @@ def test_study_points_on_a_device_strategy_match(tmp_path):
     for p, q in zip(plain.points, mirrored.points):
         assert q.sampled.meta.extra["strategy"] == "MirroredStrategy" and p.sampled.meta.extra["replicas"] == 1
         _same(p.sampled, q.sampled)
+
+
+def test_slurm_job_step_gives_the_cluster(monkeypatch):
+    """Under srun (no TF_CONFIG) the cluster comes from Slurm's variables: one worker per task."""
+    from fntk_core.sampling import distribute
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    for k, v in {"SLURM_PROCID": "1", "SLURM_STEP_NUM_TASKS": "2", "SLURM_STEP_NODELIST": "localhost",
+                 "SLURM_STEP_TASKS_PER_NODE": "2", "CUDA_VISIBLE_DEVICES": "", "FNTK_CLUSTER_PORT": "9100"}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(distribute.shutil, "which", lambda name: None)  # no nvidia-smi: CPU workers
+    r = distribute.cluster_resolver()
+    assert r.cluster_spec().as_dict() == {"worker": ["localhost:9100", "localhost:9101"]}
+    assert (r.task_type, r.task_id) == ("worker", 1)

@@ -13,6 +13,7 @@ MultiWorkerMirroredStrategy described by TF_CONFIG, or by Slurm's variables unde
 from __future__ import annotations
 
 import os
+import shutil
 
 import numpy as np
 import tensorflow as tf
@@ -21,6 +22,7 @@ from ..errors import FntkError
 
 _STRATEGY: dict = {}  # one strategy per process: ("local", n) or ("cluster",)
 CLUSTER_TIMEOUT_ENV = "FNTK_CLUSTER_TIMEOUT"  # seconds a collective may wait for a lost worker
+CLUSTER_PORT_ENV = "FNTK_CLUSTER_PORT"  # first port of the workers under Slurm (one more per task on a node)
 
 
 class LostWorkerError(FntkError):
@@ -84,8 +86,16 @@ def cluster_resolver():
     if os.environ.get("TF_CONFIG"):
         return tf.distribute.cluster_resolver.TFConfigClusterResolver()
     if os.environ.get("SLURM_PROCID") is not None and os.environ.get("SLURM_STEP_NUM_TASKS"):
-        port = int(os.environ.get("FNTK_CLUSTER_PORT", "8888"))
-        return tf.distribute.cluster_resolver.SlurmClusterResolver(port_base=port, gpus_per_node=len(tf.config.list_physical_devices("GPU")) or 0)
+        port = int(os.environ.get(CLUSTER_PORT_ENV, "8888"))
+        # GPUs are counted by nvidia-smi (or CUDA_VISIBLE_DEVICES), and each task gets its share of
+        # them through CUDA_VISIBLE_DEVICES: that must happen before TensorFlow looks at the GPUs
+        has_gpus = bool(os.environ.get("CUDA_VISIBLE_DEVICES")) or shutil.which("nvidia-smi") is not None
+        if has_gpus:
+            return tf.distribute.cluster_resolver.SlurmClusterResolver(port_base=port)
+        # CPU nodes: the resolver pairs tasks with GPU slots (and fails with none), so give it
+        # placeholder slots and let it set no CUDA_VISIBLE_DEVICES
+        return tf.distribute.cluster_resolver.SlurmClusterResolver(port_base=port, gpus_per_node=1024,
+                                                                   gpus_per_task=1, auto_set_gpu=False)
     raise FntkError("cluster: TF_CONFIG is not set and this is not a Slurm job step (srun); describe the cluster "
                     "in TF_CONFIG (see README, 'Several devices and machines')")
 
@@ -98,6 +108,7 @@ def cluster_strategy() -> tf.distribute.Strategy:
     if any(k[0] == "local" for k in _STRATEGY):
         raise FntkError("cluster: this process already runs a local multi-device strategy; use one or the other")
     resolver = cluster_resolver()
+    resolver.cluster_spec()  # under Slurm this sets the task's CUDA_VISIBLE_DEVICES: before TF lists GPUs
     if _runtime_initialised():
         raise FntkError("cluster: TensorFlow has already set up its devices in this process; start the cluster "
                         "worker in a new process (fntk sample --cluster)")
