@@ -278,3 +278,26 @@ def test_slurm_job_step_gives_the_cluster(monkeypatch):
     r = distribute.cluster_resolver()
     assert r.cluster_spec().as_dict() == {"worker": ["localhost:9100", "localhost:9101"]}
     assert (r.task_type, r.task_id) == ("worker", 1)
+
+
+@pytest.mark.parametrize("conf, chief", [
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}, True),
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, False),
+    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}, True),
+])
+def test_only_the_chief_checks_its_output_files(tmp_path, monkeypatch, capsys, conf, chief):
+    """A worker's machine need not have the chief's output folder; the chief's must exist."""
+    from fntk_core.sampling import SamplingSession
+    from fntk_core.sampling.api import chief_from_env
+
+    monkeypatch.setenv("TF_CONFIG", json.dumps(conf))
+    assert chief_from_env() is chief
+    missing = str(tmp_path / "no" / "such" / "r.json")
+    if chief:
+        assert main(CLI + ["--networks", "8", "--cluster", "--out", missing]) == 2
+        assert "--out" in capsys.readouterr().err
+        with pytest.raises(FntkError, match="does not exist"):
+            SamplingSession(_spec(), X2, networks=8, width=4, cluster=True, checkpoint=missing)
+    else:
+        SamplingSession(_spec(), X2, networks=8, width=4, cluster=True, checkpoint=missing)  # no error

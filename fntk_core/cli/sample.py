@@ -11,6 +11,7 @@ import sys
 import tempfile
 
 from ..sampling import DEFAULT_TENSORS
+from ..sampling.api import chief_from_env
 from .common import (CliError, add_network_arguments, add_output_arguments, cancel_on_interrupt, check_out,
                      parse_tensor_list, positive_int, spec_and_inputs_from_args, tensor_names, write_result)
 from .progress import ProgressRenderer
@@ -96,11 +97,12 @@ def run(args) -> int:
     if args.width is None:
         raise CliError("--width: fntk sample needs the hidden width n")
     spec, x = spec_and_inputs_from_args(args)
-    check_out(args.out)
     if args.cluster and args.devices is not None:
         raise CliError("--devices: a --cluster worker uses all its local GPUs (or its CPU); give one or the other")
-    if args.checkpoint is not None:
-        check_out(args.checkpoint, "--checkpoint")
+    if not (args.cluster and chief_from_env() is False):  # other workers write nothing
+        check_out(args.out)
+        if args.checkpoint is not None:
+            check_out(args.checkpoint, "--checkpoint")
     if not args.checkpoint_every >= 0:
         raise CliError(f"--checkpoint-every: must be >= 0 seconds, got {args.checkpoint_every}")
     outputs = args.outputs if args.outputs is not None else args.width

@@ -5,6 +5,8 @@ session starts.
 """
 from __future__ import annotations
 
+import json
+import os
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -47,6 +49,25 @@ def check_devices(devices):
     if n < 1:
         raise ValueError(f"devices: must be >= 1 or 'all', got {devices!r}")
     return n
+
+
+def chief_from_env() -> bool | None:
+    """Whether this process will be the chief of its cluster, from TF_CONFIG or Slurm (None: unknown).
+
+    Known before TensorFlow starts, so that only the chief checks the files it will write
+    (a worker's machine need not have the chief's output folder)."""
+    if os.environ.get("TF_CONFIG"):
+        try:
+            conf = json.loads(os.environ["TF_CONFIG"])
+            task, cluster = conf.get("task", {}), conf.get("cluster", {})
+            if "chief" in cluster:
+                return task.get("type") == "chief"
+            return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+        except (ValueError, TypeError, AttributeError):
+            return None  # TensorFlow's resolver reports a malformed TF_CONFIG
+    if os.environ.get("SLURM_PROCID") is not None:
+        return os.environ["SLURM_PROCID"] == "0"
+    return None
 
 
 def resolve_widths(spec: NetworkSpec, width=None, outputs=None) -> tuple[NetworkSpec, list[int]]:
@@ -147,7 +168,7 @@ class SamplingSession:
         if self.cluster and self.devices is not None:
             raise ValueError("devices: a cluster worker uses all its local GPUs (or its CPU); do not combine "
                              "devices with cluster")
-        if checkpoint is not None:
+        if checkpoint is not None and not (self.cluster and chief_from_env() is False):
             from ..files import check_writable
 
             check_writable(checkpoint)
