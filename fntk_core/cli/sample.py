@@ -120,6 +120,10 @@ def run(args) -> int:
         finally:
             bar.close()
     if not session.chief:  # another worker of the cluster writes the result
+        if result.meta.get("cancelled"):
+            print(f"fntk sample: cancelled after {session.networks_drawn} of {args.networks} networks; the chief "
+                  "writes the partial result", file=sys.stderr)
+            return 130
         print(f"fntk sample: worker done ({args.networks} networks); the chief writes the result", file=sys.stderr)
         return 0
     if result.meta.get("cancelled"):
