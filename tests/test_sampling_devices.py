@@ -301,3 +301,23 @@ def test_only_the_chief_checks_its_output_files(tmp_path, monkeypatch, capsys, c
             SamplingSession(_spec(), X2, networks=8, width=4, cluster=True, checkpoint=missing)
     else:
         SamplingSession(_spec(), X2, networks=8, width=4, cluster=True, checkpoint=missing)  # no error
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_chief_stops_every_worker_together(tmp_path):
+    """SIGINT to the chief: the workers agree in the next all-reduce and stop after the same step;
+    the chief writes the partial result (meta cancelled) and the checkpoint to resume from."""
+    ck = tmp_path / "run.ckpt"
+    procs = _workers(CLI + ["--networks", "100000", "--chunk", "2", "--cluster", "--checkpoint", "run.ckpt",
+                            "--checkpoint-every", "0", "--out", "r.json"], tmp_path)
+    end = time.monotonic() + 60
+    while not ck.exists() and procs[0].poll() is None and time.monotonic() < end:
+        time.sleep(0.05)
+    procs[0].send_signal(signal.SIGINT)
+    rcs = _wait(procs, 60)
+    logs = [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in range(2)]
+    assert rcs == [130, 130], logs
+    r = Result.load(tmp_path / "r.json")
+    done = json.loads(ck.read_text())["networks_done"][1]
+    assert r.meta["cancelled"] and r.meta.extra["networks_drawn"] == done and 0 < done < 100000
+    assert f"cancelled after {done} of 100000" in logs[1]
