@@ -78,6 +78,7 @@ def test_bad_out_is_refused_before_any_work(kind, tmp_path, capsys, monkeypatch)
         raise AssertionError("sampling started before --out was checked")
 
     monkeypatch.setattr(fntk_core.sampling, "sample", no_work)
+    monkeypatch.setattr(fntk_core.sampling, "SamplingSession", no_work)
     err = _error(SAMPLE + ["--networks", "8", "--out", str(out)], capsys)
     assert err.startswith("fntk sample: error: --out ") and message in err
     assert message in _error(SOLVE + ["--input=1,2", "--out", str(out)], capsys)

@@ -11,6 +11,7 @@ import sys
 import tempfile
 
 from ..sampling import DEFAULT_TENSORS
+from ..sampling.api import chief_from_env
 from .common import (CliError, add_network_arguments, add_output_arguments, cancel_on_interrupt, check_out,
                      parse_tensor_list, positive_int, spec_and_inputs_from_args, tensor_names, write_result)
 from .progress import ProgressRenderer
@@ -35,7 +36,28 @@ def configure(p) -> None:
     p.add_argument("--compare-plain", action="store_true",
                    help="also compute the plain estimators and report meta variance_ratio (Rao-Blackwellised vs "
                         "plain); slower: the last layer's weights are then drawn too")
+    add_distribution_arguments(p)
     add_output_arguments(p)
+
+
+def devices_arg(text: str):
+    """argparse type of --devices: a whole number >= 1 or "all"."""
+    return "all" if text.strip().lower() == "all" else positive_int(text)
+
+
+def add_distribution_arguments(p) -> None:
+    """--devices, --cluster, --checkpoint, --checkpoint-every (fntk sample)."""
+    p.add_argument("--devices", type=devices_arg, default=None, metavar="N|all",
+                   help="spread the ensemble over N local devices with tf.distribute.MirroredStrategy: N GPUs, or N "
+                        "logical CPU devices without GPUs ('all': every GPU); --chunk is then per device")
+    p.add_argument("--cluster", action="store_true",
+                   help="run as one worker of a tf.distribute.MultiWorkerMirroredStrategy cluster described by "
+                        "TF_CONFIG (or by Slurm under srun); the chief writes the result, the others nothing")
+    p.add_argument("--checkpoint", default=None, metavar="FILE",
+                   help="keep the block sums of the finished networks in FILE (atomically); rerunning the same "
+                        "command resumes from it")
+    p.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                   help="seconds between checkpoints (default 60; also written on Ctrl-C and at the end)")
 
 
 def load_engine(verbose: bool) -> None:
@@ -66,7 +88,8 @@ def load_engine(verbose: bool) -> None:
 
 def run(args) -> int:
     """Sample args.networks networks at hidden width args.width; write the fntk-result."""
-    from ..sampling import sample
+    from ..sampling import SamplingSession
+    from ..sampling.api import drive
 
     tensors = parse_tensor_list(args.tensors, "sampler")
     if args.networks < 2:
@@ -74,18 +97,35 @@ def run(args) -> int:
     if args.width is None:
         raise CliError("--width: fntk sample needs the hidden width n")
     spec, x = spec_and_inputs_from_args(args)
-    check_out(args.out)
+    if args.cluster and args.devices is not None:
+        raise CliError("--devices: a --cluster worker uses all its local GPUs (or its CPU); give one or the other")
+    if not (args.cluster and chief_from_env() is False):  # other workers write nothing
+        check_out(args.out)
+        if args.checkpoint is not None:
+            check_out(args.checkpoint, "--checkpoint")
+    if not args.checkpoint_every >= 0:
+        raise CliError(f"--checkpoint-every: must be >= 0 seconds, got {args.checkpoint_every}")
     outputs = args.outputs if args.outputs is not None else args.width
     spec_w = spec.with_widths([args.width] * (spec.depth - 1) + [outputs])
     load_engine(getattr(args, "verbose", False))
     bar = ProgressRenderer(unit="networks")
     with cancel_on_interrupt("fntk sample") as cancel:
         try:
-            result = sample(spec_w, x, networks=args.networks, tensors=tensors, seed=args.seed, dtype=args.dtype,
-                            chunk=args.chunk, progress=bar, cancel=cancel, compare_plain=args.compare_plain,
-                            allow_nonfinite=args.allow_nonfinite)
+            session = SamplingSession(spec_w, x, networks=args.networks, tensors=tensors, seed=args.seed,
+                                      dtype=args.dtype, chunk=args.chunk, compare_plain=args.compare_plain,
+                                      allow_nonfinite=args.allow_nonfinite, devices=args.devices,
+                                      cluster=args.cluster, checkpoint=args.checkpoint,
+                                      checkpoint_every=args.checkpoint_every)
+            result = drive(session, progress=bar, cancel=cancel)
         finally:
             bar.close()
+    if not session.chief:  # another worker of the cluster writes the result
+        if result.meta.get("cancelled"):
+            print(f"fntk sample: cancelled after {session.networks_drawn} of {args.networks} networks; the chief "
+                  "writes the partial result", file=sys.stderr)
+            return 130
+        print(f"fntk sample: worker done ({args.networks} networks); the chief writes the result", file=sys.stderr)
+        return 0
     if result.meta.get("cancelled"):
         used = result.meta.get("networks_used")
         where = args.out or "standard output"

@@ -13,6 +13,7 @@ from ..studies import STUDIES
 from ..studies.base import parse_int_list
 from .common import CliError, cancel_on_interrupt, finite_float, parse_names, parse_vector, positive_int
 from .progress import ProgressRenderer
+from .sample import devices_arg
 
 HELP = "the paper's three numerical studies: figures, tables, results"
 DESCRIPTION = "Run (or resume) one of the paper's studies; writes results.json, figures, summary.md."
@@ -35,6 +36,9 @@ def configure(p) -> None:
         s.add_argument("--paper", action="store_true", help="the paper's sample count (a GPU is advisable)")
         s.add_argument("--seed", type=int, help=f"random seed (default {d['seed']})")
         s.add_argument("--dtype", choices=("float64", "float32"), help="default float64")
+        s.add_argument("--devices", type=devices_arg, default=None, metavar="N|all",
+                       help="sample each point over N local devices (tf.distribute.MirroredStrategy; N logical CPU "
+                            "devices without GPUs; 'all': every GPU); the same estimates as on one device")
         if "depths" in d:
             s.add_argument("--depths", help=f"depths, e.g. 1-30 or 1,2,5,10 (default {d['depths']}; one ensemble of "
                                             "the largest depth gives all)")
@@ -114,7 +118,8 @@ def run(args) -> int:
     bar = ProgressRenderer()
     with cancel_on_interrupt(f"fntk study {args.study}") as cancel:
         try:
-            res = run_study(args.study, args.out, progress=bar, cancel=cancel, paper=args.paper, **opts)
+            res = run_study(args.study, args.out, progress=bar, cancel=cancel, paper=args.paper,
+                            devices=args.devices, **opts)
         finally:
             bar.close()
     if res.cancelled:

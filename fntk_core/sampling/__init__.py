@@ -18,6 +18,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ..tensors import DEFAULT_TENSORS
-from .api import SamplingSession, iter_sample, sample
+from .api import SamplingSession, configure_devices, iter_sample, sample
 
-__all__ = ["DEFAULT_TENSORS", "SamplingSession", "iter_sample", "sample"]
+__all__ = ["DEFAULT_TENSORS", "SamplingSession", "configure_devices", "iter_sample", "sample"]

@@ -5,17 +5,20 @@ session starts.
 """
 from __future__ import annotations
 
+import json
+import os
 import time
 import warnings
 from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from ..errors import NonFiniteError
+from ..errors import FntkError, NonFiniteError
 from ..jobs import Progress, ProgressCallback, is_cancelled
 from ..results import Result, ResultMeta, library_versions
 from ..spec import NetworkSpec, SpecError, check_inputs
 from ..tensors import DEFAULT_TENSORS, RANKS, check_tensor_names
+from . import checkpoint as ckpt
 from .estimators import (
     NEEDS,
     PAIR_TENSORS,
@@ -31,6 +34,40 @@ _MAX_CHUNK = 64
 _BLOCK_BYTES = 64 * 2**20  # memory of the block sums
 MAX_BLOCKS = 64
 MIN_BLOCKS = 8
+
+
+def check_devices(devices):
+    """None (no tf.distribute), "all" or an integer >= 1; a ValueError naming ``devices`` otherwise."""
+    if devices is None or devices == "all":
+        return devices
+    if isinstance(devices, bool) or not isinstance(devices, (int, np.integer, str)):
+        raise ValueError(f"devices: a number of devices >= 1 or 'all', got {devices!r}")
+    try:
+        n = int(devices)
+    except ValueError:
+        raise ValueError(f"devices: a number of devices >= 1 or 'all', got {devices!r}") from None
+    if n < 1:
+        raise ValueError(f"devices: must be >= 1 or 'all', got {devices!r}")
+    return n
+
+
+def chief_from_env() -> bool | None:
+    """Whether this process will be the chief of its cluster, from TF_CONFIG or Slurm (None: unknown).
+
+    Known before TensorFlow starts, so that only the chief checks the files it will write
+    (a worker's machine need not have the chief's output folder)."""
+    if os.environ.get("TF_CONFIG"):
+        try:
+            conf = json.loads(os.environ["TF_CONFIG"])
+            task, cluster = conf.get("task", {}), conf.get("cluster", {})
+            if "chief" in cluster:
+                return task.get("type") == "chief"
+            return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+        except (ValueError, TypeError, AttributeError):
+            return None  # TensorFlow's resolver reports a malformed TF_CONFIG
+    if os.environ.get("SLURM_PROCID") is not None:
+        return os.environ["SLURM_PROCID"] == "0"
+    return None
 
 
 def resolve_widths(spec: NetworkSpec, width=None, outputs=None) -> tuple[NetworkSpec, list[int]]:
@@ -118,13 +155,25 @@ class SamplingSession:
                  tensors: Iterable[str] = DEFAULT_TENSORS, seed: int = 0, dtype: str = "float64",
                  chunk: int | None = None, rao_blackwell: bool = True, control_variates: bool = True,
                  compare_plain: bool = False, allow_nonfinite: bool = False, max_chunk: int | None = None,
-                 resume: dict | None = None):
+                 resume: dict | None = None, devices=None, cluster: bool = False, checkpoint=None,
+                 checkpoint_every: float = 60.0):
         if isinstance(networks, bool) or not isinstance(networks, (int, np.integer)) or networks < 1:
             raise ValueError(f"networks: must be an integer >= 1, got {networks!r}")
         if dtype not in ("float64", "float32"):
             raise ValueError(f"dtype: float64 or float32, got {dtype!r}")
         if chunk is not None and (isinstance(chunk, bool) or int(chunk) < 1):
             raise ValueError(f"chunk: must be >= 1, got {chunk!r}")
+        self.devices = check_devices(devices)
+        self.cluster = bool(cluster)
+        if self.cluster and self.devices is not None:
+            raise ValueError("devices: a cluster worker uses all its local GPUs (or its CPU); do not combine "
+                             "devices with cluster")
+        if checkpoint is not None and not (self.cluster and chief_from_env() is False):
+            from ..files import check_writable
+
+            check_writable(checkpoint)
+        self.checkpoint = checkpoint
+        self.checkpoint_every = float(checkpoint_every)
         self.names = check_tensor_names(tensors, engine="sampler")
         self.x = check_inputs(inputs, spec.n0)
         self.spec, self.widths = resolve_widths(spec, width, outputs)
@@ -149,16 +198,21 @@ class SamplingSession:
         feat_floats = L * (3 * N * N + (16 if self.need_ddntk else 12) * N**4)
         self.blocks = int(max(MIN_BLOCKS, min(MAX_BLOCKS, _BLOCK_BYTES // (8 * feat_floats))))
         self.cv = bool(control_variates) and L >= 3 and any(n in ("K", "Theta", "K1", "Theta1") for n in self.names)
+        self.cv_requested = self.cv
+        self.dist = None  # DistributedEnsemble with devices / cluster
+        self.chief = True  # this process writes results and checkpoints
+        self.last_checkpoint = None
+        self.stop_requested = False  # cluster: cancel at the end of the next step, on every worker
+        self.resumed_from = 0  # networks [0, resumed_from) came from a checkpoint or resume state
         self.cv_note = None
         self.k_inf = self.theta_inf = None
         self.ens = None
         self.acc = Accumulator(self.blocks)
         self.networks_drawn = 0
         if resume is not None:  # network e's draws do not depend on the chunking: continue at acc.drawn
-            acc = Accumulator.from_state(resume)
-            if acc.blocks != self.blocks or acc.drawn > self.networks:
+            if int(resume.get("drawn", 0)) > self.networks:
                 raise ValueError("resume: the saved state belongs to a different sampling job")
-            self.acc, self.networks_drawn = acc, acc.drawn
+            self._resume_from(resume)
         self.cancelled = False
         self.t0 = None
         self.warned = False
@@ -188,12 +242,37 @@ class SamplingSession:
 
         from . import engine  # TensorFlow is imported here, not before
 
+        strategy = None
+        if self.devices is not None or self.cluster:  # before TensorFlow sets up its devices
+            from . import distribute
+
+            strategy = distribute.cluster_strategy() if self.cluster else distribute.local_strategy(self.devices)
         self.tfinfo = engine.configure_tf()
-        self.ens = engine.cached_ensemble(self.spec, self.x, self.widths, seed=self.seed, dtype=self.dtype,
-                                          chunk=self.chunk, blocks=self.blocks, need_ntk=self.need_ntk,
-                                          need_dntk=self.need_dntk, control_variates=self.cv,
-                                          features=self.features, need_ddntk=self.need_ddntk)
+        ens = engine.cached_ensemble(self.spec, self.x, self.widths, seed=self.seed, dtype=self.dtype,
+                                     chunk=self.chunk, blocks=self.blocks, need_ntk=self.need_ntk,
+                                     need_dntk=self.need_dntk, control_variates=self.cv,
+                                     features=self.features, need_ddntk=self.need_ddntk)
+        if strategy is not None:
+            self.dist = distribute.cached_distributed(strategy, ens)
+            self.chief = distribute.is_chief(strategy)
+            self.tfinfo.update(distribute.describe(strategy))
+        if self.checkpoint is not None and self.chief:
+            self._resume_from(ckpt.read(self.checkpoint, self))
+        if self.dist is not None and self.cluster:  # every worker continues where the chief's checkpoint ends
+            start = self.dist.agree_on(self.networks_drawn)
+            if not self.chief:
+                self.acc, self.networks_drawn = Accumulator(self.blocks), start
+                self.acc.drawn = self.resumed_from = start
+        self.ens = ens
         return self
+
+    def _resume_from(self, state: dict | None) -> None:
+        if state is not None:
+            acc = Accumulator.from_state(state)
+            if acc.blocks != self.blocks:
+                raise ValueError("resume: the saved state belongs to a different sampling job")
+            self.acc, self.networks_drawn = acc, acc.drawn
+            self.resumed_from = acc.drawn
 
     @property
     def done(self) -> bool:
@@ -206,19 +285,53 @@ class SamplingSession:
         """Draw one chunk of networks (starting the session first if needed)."""
         if not self.done:
             self.start()
-            valid = min(self.chunk, self.networks - self.networks_drawn)
-            sums, counts, bad = self.ens.run_chunk(self.networks_drawn, valid, self.seed)
+            if self.done:  # resumed from a finished checkpoint
+                return self.progress()
+            if self.dist is None:
+                valid = min(self.chunk, self.networks - self.networks_drawn)
+                sums, counts, bad = self.ens.run_chunk(self.networks_drawn, valid, self.seed)
+            else:  # replicas x chunk networks, one chunk per replica, block sums all-reduced
+                valid = min(self.dist.step_networks, self.networks - self.networks_drawn)
+                try:
+                    sums, counts, bad, stop = self.dist.run_step(self.networks_drawn, valid, self.seed,
+                                                                 self.stop_requested)
+                except FntkError as exc:
+                    if self.checkpoint is not None and self.chief:  # the finished steps are safe
+                        ckpt.write(self.checkpoint, self)
+                    raise type(exc)(f"{exc}; {self._resume_hint()}") from exc
             self.acc.add(sums, counts, bad, valid)
             self.networks_drawn += valid
+            if self.dist is not None and stop:  # some worker was cancelled: all stop after this step
+                self.cancel()
+            self._maybe_checkpoint()
         return self.progress()
+
+    def _resume_hint(self) -> str:
+        if self.checkpoint is None:
+            return ("no checkpoint was kept (pass checkpoint=FILE, fntk sample --checkpoint FILE, to make runs "
+                    "resumable); rerun to start again")
+        return (f"the checkpoint {self.checkpoint} holds the finished networks: restart every worker with the same "
+                "arguments to resume from it")
+
+    def _maybe_checkpoint(self) -> None:
+        """Save the block sums (chief only) every ``checkpoint_every`` seconds and at the end."""
+        if self.checkpoint is None or not self.chief:
+            return
+        now = time.perf_counter()
+        if (self.done or self.last_checkpoint is None and now - self.t0 >= self.checkpoint_every
+                or self.last_checkpoint is not None and now - self.last_checkpoint >= self.checkpoint_every):
+            ckpt.write(self.checkpoint, self)
+            self.last_checkpoint = now
 
     def state(self) -> dict:
         """JSON data from which ``SamplingSession(..., resume=state)`` continues this job."""
         return self.acc.state()
 
     def cancel(self) -> None:
-        """Stop after the chunk in progress; ``result()`` keeps what was drawn."""
+        """Stop after the chunk in progress; ``result()`` keeps what was drawn (and checkpoints it)."""
         self.cancelled = self.networks_drawn < self.networks
+        if self.cancelled and self.checkpoint is not None and self.chief and self.ens is not None:
+            ckpt.write(self.checkpoint, self)
 
     def snapshot(self) -> Result:
         """The estimates from the networks drawn so far (meta ``partial`` until done)."""
@@ -261,6 +374,10 @@ class SamplingSession:
                 # False: Rao-Blackwellised only, W^(L), b^(L) not needed
                 "last_layer_drawn": None if self.ens is None else not self.ens.skip_last,
                 "tf_function_traces": None if self.ens is None else self.ens.traces,
+                "replicas": info.get("replicas", 1), "workers": info.get("workers", 1),
+                "devices": info.get("devices"), "strategy": info.get("strategy"),
+                "chunk_per_device": self.chunk,
+                "resumed_from": self.resumed_from,
             })
 
     def _check_finite(self, tensors: dict) -> None:
@@ -349,7 +466,8 @@ def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs
                 chunk: int | None = None, progress: ProgressCallback | None = None,
                 cancel=None, rao_blackwell: bool = True, every: int | None = None,
                 control_variates: bool = True, compare_plain: bool = False,
-                allow_nonfinite: bool = False) -> Iterator[Result]:
+                allow_nonfinite: bool = False, devices=None, cluster: bool = False, checkpoint=None,
+                checkpoint_every: float = 60.0) -> Iterator[Result]:
     """Yield partial Results every ``every`` networks (at chunk boundaries), then the final one.
 
     ``compare_plain``: compute the plain estimators too (besides the Rao-Blackwellised ones,
@@ -365,6 +483,15 @@ def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs
     ``cancelled`` True, ``networks_used``) and the generator ends.  ``progress`` receives a
     :class:`~fntk_core.jobs.Progress` (networks done of total) after every chunk.  An inf or
     NaN estimate raises NonFiniteError naming tensor and layer, unless ``allow_nonfinite``.
+
+    ``devices``: N or "all": one ensemble over N local devices (tf.distribute.MirroredStrategy;
+    N logical CPU devices without GPUs; ``chunk`` is then per device).  ``cluster``: this
+    process is one worker of a MultiWorkerMirroredStrategy cluster (TF_CONFIG or Slurm); every
+    worker gets the result, only the chief (``SamplingSession.chief``) should write it.  The
+    same seed gives the same estimates (to rounding) on any number of devices and workers.
+    ``checkpoint``: a file for the block sums of the finished networks, written atomically
+    every ``checkpoint_every`` seconds, on cancellation and at the end; a run with the same
+    arguments and file resumes from it.
     """
     if every is not None:
         every = max(1, int(every))
@@ -372,13 +499,22 @@ def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs
                               seed=seed, dtype=dtype, chunk=chunk, rao_blackwell=rao_blackwell,
                               control_variates=control_variates, compare_plain=compare_plain,
                               allow_nonfinite=allow_nonfinite,
-                              max_chunk=every if (every and chunk is None) else None)  # auto chunk <= reporting interval
+                              max_chunk=every if (every and chunk is None) else None,  # auto chunk <= reporting interval
+                              devices=devices, cluster=cluster, checkpoint=checkpoint,
+                              checkpoint_every=checkpoint_every)
+    yield from drive_iter(session, progress=progress, cancel=cancel, every=every)
+
+
+def drive_iter(session: SamplingSession, *, progress=None, cancel=None, every: int | None = None) -> Iterator[Result]:
+    """Run a session to the end: partial Results every ``every`` networks, then the final one."""
     session.start()
     next_report = every
     while not session.done:
         if is_cancelled(cancel):
-            session.cancel()
-            break
+            if not session.cluster:
+                session.cancel()
+                break
+            session.stop_requested = True  # the workers must agree: stop together after one more step
         p = session.step()
         if progress is not None:
             progress(p)
@@ -389,19 +525,40 @@ def iter_sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs
     yield session.result()
 
 
+def drive(session: SamplingSession, *, progress=None, cancel=None) -> Result:
+    """Run a session to the end (see ``iter_sample``) and return its final Result."""
+    last = None
+    for last in drive_iter(session, progress=progress, cancel=cancel):
+        pass
+    return last
+
+
 def sample(spec: NetworkSpec, inputs, *, networks: int, width=None, outputs=None,
            tensors: Iterable[str] = DEFAULT_TENSORS, seed: int = 0, dtype: str = "float64",
            chunk: int | None = None, progress: ProgressCallback | None = None,
            cancel=None, rao_blackwell: bool = True, control_variates: bool = True,
-           compare_plain: bool = False, allow_nonfinite: bool = False) -> Result:
+           compare_plain: bool = False, allow_nonfinite: bool = False, devices=None, cluster: bool = False,
+           checkpoint=None, checkpoint_every: float = 60.0) -> Result:
     """Draw ``networks`` networks and estimate ``tensors`` with standard errors (Result.stderr).
 
     ``compare_plain``: also compute the other estimator and report meta ``variance_ratio``
-    (see ``iter_sample``, also for ``progress``, ``cancel`` and ``allow_nonfinite``)."""
+    (see ``iter_sample``, also for ``progress``, ``cancel``, ``allow_nonfinite``, ``devices``,
+    ``cluster`` and ``checkpoint``)."""
     last = None
     for last in iter_sample(spec, inputs, networks=networks, width=width, outputs=outputs, tensors=tensors,
                             seed=seed, dtype=dtype, chunk=chunk, progress=progress, cancel=cancel,
                             rao_blackwell=rao_blackwell, every=None, control_variates=control_variates,
-                            compare_plain=compare_plain, allow_nonfinite=allow_nonfinite):
+                            compare_plain=compare_plain, allow_nonfinite=allow_nonfinite, devices=devices,
+                            cluster=cluster, checkpoint=checkpoint, checkpoint_every=checkpoint_every):
         pass
     return last
+
+
+def configure_devices(devices) -> None:
+    """Set up ``devices`` local devices for tf.distribute now (N logical CPU devices without GPUs).
+
+    Needed only when this process runs other TensorFlow code before its first multi-device
+    job: logical devices can be made only before TensorFlow sets up its devices."""
+    from . import distribute
+
+    distribute.local_strategy(check_devices(devices))

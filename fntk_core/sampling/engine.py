@@ -31,16 +31,23 @@ from .tf_activations import tf_derivative
 _CONFIGURED: dict | None = None
 
 
+def memory_growth() -> list:
+    """Ask for GPU memory growth (possible only before TensorFlow sets up its devices); the GPUs."""
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except (RuntimeError, ValueError):  # already initialised
+            pass
+    return gpus
+
+
 def configure_tf() -> dict:
     """GPU memory growth on, TensorFloat-32 off; returns what is in force (for meta)."""
     global _CONFIGURED
     if _CONFIGURED is None:
         growth = []
-        for gpu in tf.config.list_physical_devices("GPU"):
-            try:
-                tf.config.experimental.set_memory_growth(gpu, True)
-            except (RuntimeError, ValueError):  # already initialised
-                pass
+        for gpu in memory_growth():
             try:
                 growth.append(bool(tf.config.experimental.get_memory_growth(gpu)))
             except (RuntimeError, ValueError):

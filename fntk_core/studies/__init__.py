@@ -44,10 +44,13 @@ def _module(name: str):
         raise ValueError(f"unknown study {name!r}; known: {', '.join(STUDIES)}") from None
 
 
-def run_study(name: str, out_dir, *, progress=None, cancel=None, paper: bool = False, **options) -> StudyResult:
+def run_study(name: str, out_dir, *, progress=None, cancel=None, paper: bool = False, devices=None,
+              **options) -> StudyResult:
     """Run (or resume) a study and write its files into out_dir.
 
     ``paper=True`` uses the paper's sample counts (unless ``networks`` is given).
+    ``devices``: sample each point over that many local devices (see ``fntk_core.sampling.sample``);
+    it changes where the networks run, not the results, so it is no study option.
     Unknown options are refused.
     """
     mod = _module(name)
@@ -62,7 +65,7 @@ def run_study(name: str, out_dir, *, progress=None, cancel=None, paper: bool = F
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     result = StudyResult(name, out, points)
-    run_points(name, points, out, progress=progress, cancel=cancel, result=result)
+    run_points(name, points, out, progress=progress, cancel=cancel, result=result, devices=devices)
     if result.cancelled:
         result.seconds = time.perf_counter() - t0
         return result

@@ -169,7 +169,7 @@ def _resume_state(p: Point, f: Path) -> dict | None:
 
 
 def run_points(study: str, points: list[Point], out_dir: Path, *, progress=None, cancel=None,
-               result: StudyResult) -> None:
+               result: StudyResult, devices=None) -> None:
     """Sample and predict every point not yet stored in out_dir/points (in place).
 
     On cancellation ``result.cancelled`` is set and the sampler state of the interrupted point
@@ -196,7 +196,7 @@ def run_points(study: str, points: list[Point], out_dir: Path, *, progress=None,
         partial_file = pdir / f"{p.key}.partial.json"
         session = SamplingSession(p.spec, p.inputs, networks=p.networks, width=p.width, outputs=p.outputs,
                                   tensors=list(p.tensors), seed=p.seed, dtype=p.dtype,
-                                  resume=_resume_state(p, partial_file))
+                                  resume=_resume_state(p, partial_file), devices=devices)
         while not session.done:
             if is_cancelled(cancel):
                 session.cancel()
