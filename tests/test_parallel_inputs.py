@@ -11,7 +11,7 @@ SCALES = np.array([1.0, 2.0, 0.5])
 
 
 def single_input_closed_form(l, K):
-    """theory.md section 5: ReLU, C_W = 2, no biases, one input of kernel K."""
+    """docs/theory.md §5: ReLU, C_W = 2, no biases, one input of kernel K."""
     return {"K": K, "Theta": l * K / 2, "V": 5 * (l - 1) * K**2, "F": 0.5 * l * (l - 1) * K**2,
             "D": 1.5 * l * (l - 1) * K**2, "B": l * (l - 1) * (2 * l - 1) / 12 * K**2,
             "A": K**2 * sum((7 * m * m + m) / 4 for m in range(1, l)), "K1": 0.0, "Theta1": 0.0}
