@@ -34,8 +34,9 @@ from .library_panel import LibraryPanel
 from .network_panel import NetworkPanel
 from .recursion_panel import RecursionPanel
 from .results_panel import ResultsPanel
+from .validation_panel import ValidationPanel
 
-PANELS = ("library", "canvas", "recursion", "network", "results")
+PANELS = ("library", "canvas", "recursion", "network", "results", "validation")
 FILE_FILTER = ("fntk files (*.json *.tex);;Sessions (*.fntk-session.json *.json);;"
                "Diagrams (*.json *.tex);;Results (*.json);;All files (*)")
 
@@ -61,6 +62,7 @@ class MainWindow(QMainWindow):
         self.recursion = RecursionPanel()
         self.network = NetworkPanel()
         self.results = ResultsPanel()
+        self.validation = ValidationPanel()
         self.docks: dict[str, QDockWidget] = {}
         self._dock("library", "&Library", self.library, Qt.LeftDockWidgetArea)
         self._dock("palette", "Palette", self._placeholder("Drawing palette", "part 2"), Qt.LeftDockWidgetArea)
@@ -69,8 +71,7 @@ class MainWindow(QMainWindow):
         self._dock("properties", "Properties", self._placeholder("Properties of the selection", "part 2"),
                    Qt.RightDockWidgetArea)
         self._dock("results", "Re&sults", self.results, Qt.BottomDockWidgetArea)
-        self._dock("validation", "Validation", self._placeholder("Live validation of a drawn diagram", "part 3"),
-                   Qt.BottomDockWidgetArea)
+        self._dock("validation", "&Validation", self.validation, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["library"], self.docks["palette"])
         self.tabifyDockWidget(self.docks["network"], self.docks["properties"])
         self.tabifyDockWidget(self.docks["results"], self.docks["validation"])
@@ -89,11 +90,14 @@ class MainWindow(QMainWindow):
         self.library.statisticChosen.connect(self.recursion.show_statistic)
         self.recursion.termClicked.connect(lambda entry, d: self.canvas.set_diagram(d))
         self.network.changed.connect(self.results.set_network)
+        self.network.changed.connect(self.validation.set_network)
+        self.validation.message.connect(self.say)
         self.network.message.connect(self.say)
         self.results.message.connect(self.say)
         self.results.progress.connect(self._progress)
         self._menus()
         self.results.set_network(self.network.state())
+        self.validation.set_network(self.network.state())
 
     # -- building ------------------------------------------------------------
     def _dock(self, name, title, widget, area):
@@ -166,7 +170,7 @@ class MainWindow(QMainWindow):
             v.addAction(a)
         h = self.menuBar().addMenu("&Help")
         self._action(h, "&Keyboard", lambda: self.say(
-            "Ctrl+1..5: Library, Canvas, Recursion, Network, Results; Ctrl+O open; Ctrl+S save session"))
+            "Ctrl+1..6: Library, Canvas, Recursion, Network, Results, Validation; Ctrl+O open; Ctrl+S save session"))
 
     def _fill_recent(self):
         self.recent_menu.clear()
@@ -196,7 +200,8 @@ class MainWindow(QMainWindow):
         sizes = {"library": ([d["library"]], [420], Qt.Horizontal),
                  "recursion": ([d["recursion"], d["network"]], [520, 200], Qt.Vertical),
                  "network": ([d["recursion"], d["network"], d["results"]], [150, 760, 250], Qt.Vertical),
-                 "results": ([d["results"]], [520], Qt.Vertical)}
+                 "results": ([d["results"]], [520], Qt.Vertical),
+                 "validation": ([d["validation"]], [560], Qt.Vertical)}
         if name in sizes:
             self.resizeDocks(*sizes[name])
         shown = self.recursion.statistic()
@@ -219,6 +224,7 @@ class MainWindow(QMainWindow):
     def show_diagram(self, entry_id, d) -> None:
         self.canvas.set_diagram(d)
         self.recursion.show_diagram(d, entry_id)
+        self.validation.select_statistic(self.recursion.statistic())   # check the drawn diagram's statistic
 
     # -- the document ----------------------------------------------------------
     def session(self) -> Session:
@@ -331,6 +337,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):
         self.results.runner.cancel()
+        self.validation.runner.cancel()
         if self.persist:
             settings.save_window(self)
         super().closeEvent(event)
