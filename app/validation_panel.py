@@ -1,13 +1,15 @@
 """Validation panel: sampled finite-width networks against the recursions' predictions, live.
 
-A run solves the theory and then samples the network of the Network panel at one width
-(per-layer view) or at several (width views), on the panel's Runner thread: the worker
-steps a ``SamplingSession`` and puts snapshots into a buffer; a QTimer (20 Hz) redraws
-from it, so the GUI thread never waits for TensorFlow (imported by the session in the
-worker). The curves themselves come from ``fntk_core.validation``.
+A run solves the theory and samples the network of the Network panel at one width
+(per-layer view) or at several (width views) in a child process (``sampling_worker``, so
+that neither TensorFlow's import nor the solver hold this process's GIL: the window never
+stalls); it steps a ``SamplingSession`` and streams snapshots, which the panel's Runner
+thread reads into a buffer; a QTimer (20 Hz) redraws from it. The curves themselves come from ``fntk_core.validation``.
 """
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -40,11 +42,10 @@ from fntk_core.spec import NetworkSpec
 from fntk_core.studies.base import parse_int_list
 from fntk_core.tensors import SAMPLER_TENSORS, TENSORS
 
-from . import qtfix, settings
+from . import qtfix, sampling_worker, settings
 from .runner import Runner
 
 REDRAW_MS = 50          # at most 20 redraws a second
-SNAPSHOT_S = 0.1        # the worker estimates at most this often (estimates cost more than a chunk)
 COLOURS = {"sampled": "#1f77b4", "infinite": "#7f7f7f", "first-order": "#d62728", "coefficient": "#d62728"}
 
 
@@ -74,30 +75,43 @@ class RunBuffer:
 
 
 def validation_task(spec, inputs, name, widths, networks, seed, dtype, buf: RunBuffer):
-    """The runner task: solve the predictions, then sample each width, streaming snapshots into ``buf``."""
-    from fntk_core.sampling import SamplingSession
-    from fntk_core.solver import solve
-
+    """The runner task: a child process (``sampling_worker``) solves the predictions and samples,
+    streaming them into ``buf``; setting ``cancel`` makes the child stop and send what it has."""
     def task(cancel, report):
-        buf.put(theory=solve(spec, inputs, val.theory_tensors(name), cancel=cancel))
-        total = networks * len(widths)
-        for k, n in enumerate(widths):
-            s = SamplingSession(spec, inputs, networks=networks, width=n, tensors=[name], seed=seed, dtype=dtype)
-            s.start()   # imports TensorFlow (here, in the worker) and finds the device
-            buf.put(device=s.tfinfo.get("device"))
-            last = 0.0
-            while not s.done:
-                if cancel.is_set():
-                    s.cancel()
-                    break
-                p = s.step()
-                if time.perf_counter() - last > SNAPSHOT_S and not s.done:
-                    buf.put(sampled=(n, s.snapshot()))
-                    last = time.perf_counter()
-                report(Progress(k * networks + p.done, total, f"n = {n}"))
-            buf.put(sampled=(n, s.result()))
-            if s.cancelled:
-                break
+        job = {"theory": val.theory_tensors(name), "network": spec.to_dict(), "inputs": np.asarray(inputs).tolist(), "widths": list(widths),
+               "networks": networks, "seed": seed, "dtype": dtype, "tensors": [name]}
+        proc = subprocess.Popen(sampling_worker.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        proc.stdin.write(json.dumps(job) + "\n")
+        proc.stdin.flush()
+
+        def stop_on_cancel():
+            while proc.poll() is None and not cancel.wait(0.05):
+                pass
+            if proc.poll() is None:
+                try:
+                    proc.stdin.write("cancel\n")
+                    proc.stdin.flush()
+                except OSError:  # it ended meanwhile
+                    pass
+        threading.Thread(target=stop_on_cancel, daemon=True).start()
+        error, ended = None, False
+        for line in proc.stdout:
+            msg = json.loads(line)
+            if "progress" in msg:
+                report(Progress(*msg["progress"]))
+            elif "result" in msg:
+                buf.put(sampled=(int(msg["width"]), Result.from_json_dict(msg["result"])))
+            elif "theory" in msg:
+                buf.put(theory=Result.from_json_dict(msg["theory"]))
+            elif "device" in msg:
+                buf.put(device=msg["device"])
+            elif "error" in msg:
+                error = msg["error"]
+            ended = ended or msg.get("end", False)
+        proc.wait()
+        if error or not ended:
+            raise FntkError(error or f"the sampling process ended unexpectedly (exit status {proc.returncode})")
         return buf
     return task
 
@@ -178,6 +192,7 @@ class ValidationPanel(QWidget):
                 it = self.plot.plot([], [], pen=pg.mkPen(c, width=2, style=style))
             self.items[kind] = it
         self._labels = {k: "" for k in self.items}
+        self._axis_texts = None
         self.error_bars = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0), beam=0.0,
                                           pen=pg.mkPen(COLOURS["sampled"], width=1.5))
         self.plot.addItem(self.error_bars)
@@ -487,10 +502,12 @@ class ValidationPanel(QWidget):
             self.error_bars.setVisible(True)
         else:
             self.error_bars.setVisible(False)
-        title, xl, yl = self.labels()
-        self.plot.setTitle(title)
-        self.plot.setLabel("bottom", xl)
-        self.plot.setLabel("left", yl)
+        labels = self.labels()
+        if labels != self._axis_texts:   # relayouts of the axes are the costly part of a redraw
+            self._axis_texts = labels
+            self.plot.setTitle(labels[0])
+            self.plot.setLabel("bottom", labels[1])
+            self.plot.setLabel("left", labels[2])
         self._update_texts()
 
     def _update_texts(self):

@@ -214,8 +214,8 @@ def test_open_a_sampled_result_shows_error_bars(qtbot, win, tmp_path):
 def test_keyboard_reaches_every_panel(qtbot, win):
     win.activateWindow()
     qtbot.waitUntil(win.isActiveWindow)
-    for key, name in zip((Qt.Key_1, Qt.Key_2, Qt.Key_3, Qt.Key_4, Qt.Key_5),
-                         ("library", "canvas", "recursion", "network", "results")):
+    for key, name in zip((Qt.Key_1, Qt.Key_2, Qt.Key_3, Qt.Key_4, Qt.Key_5, Qt.Key_6),
+                         ("library", "canvas", "recursion", "network", "results", "validation")):
         qtbot.keyClick(win, key, Qt.ControlModifier)
         focus = QGuiApplication.focusObject()
         target = win.canvas if name == "canvas" else win.docks[name]
@@ -241,7 +241,7 @@ def test_every_control_has_a_tooltip(win):
         return False
 
     missing = [f"{type(panel).__name__}: {type(w).__name__} {w.objectName() or w.property('text')}"
-               for panel in (win.network, win.results, win.library, win.recursion)
+               for panel in (win.network, win.results, win.library, win.recursion, win.validation)
                for w in panel.findChildren(QWidget) if isinstance(w, controls) and not w.toolTip() and not inner_part(w, panel)]
     assert missing == []
     for a in win.menuBar().actions():
@@ -262,7 +262,7 @@ def test_plot_follows_a_dark_palette(win):
 
 
 def test_placeholders_are_marked_as_coming(win):
-    for name, part in (("palette", "part 2"), ("properties", "part 2"), ("validation", "part 3")):
+    for name, part in (("palette", "part 2"), ("properties", "part 2")):
         label = win.docks[name].widget()
         assert part in label.text() and not label.isEnabled()
 
