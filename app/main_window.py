@@ -337,7 +337,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event):
         self.results.runner.cancel()
-        self.validation.runner.cancel()
+        self.validation.shutdown()
         if self.persist:
             settings.save_window(self)
         super().closeEvent(event)

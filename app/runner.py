@@ -73,11 +73,6 @@ class Runner(QObject):
         self._token += 1
         self._busy = False
 
-    def stop(self) -> None:
-        """Ask the running task to stop but still receive its value (a cancelled job's partial result)."""
-        if self._cancel is not None:
-            self._cancel.set()
-
     def busy(self) -> bool:
         return self._busy
 

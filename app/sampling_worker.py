@@ -14,10 +14,12 @@ meta cancelled when stopped), then {"end": true}, or {"error": message}.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 
+NICE = 10  # scheduling priority below the window (POSIX)
 SNAPSHOT_S = 0.1  # estimate at most this often: estimates cost more than a chunk of small networks
 
 
@@ -29,6 +31,11 @@ def command() -> list[str]:
 
 
 def run(stdin, stdout) -> int:
+    if hasattr(os, "nice"):  # the window's process comes first: sampling must not starve its event loop
+        try:
+            os.nice(NICE)
+        except OSError:
+            pass
     def emit(msg):
         stdout.write(json.dumps(msg, allow_nan=False) + "\n")
         stdout.flush()

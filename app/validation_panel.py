@@ -1,22 +1,22 @@
 """Validation panel: sampled finite-width networks against the recursions' predictions, live.
 
-A run solves the theory and samples the network of the Network panel at one width
-(per-layer view) or at several (width views) in a child process (``sampling_worker``, so
-that neither TensorFlow's import nor the solver hold this process's GIL: the window never
-stalls); it steps a ``SamplingSession`` and streams snapshots, which the panel's Runner
-thread reads into a buffer; a QTimer (20 Hz) redraws from it. The curves themselves come from ``fntk_core.validation``.
+A run solves the predictions and samples the network of the Network panel at one width
+(per-layer view) or at several (width views) in a child process (``sampling_worker``):
+neither TensorFlow (its import held the GIL for seconds when it ran in a worker thread)
+nor the solver run in the window's process. The child steps a ``SamplingSession`` and
+streams snapshots, which a QProcess reads on the GUI thread into a buffer; a QTimer
+(20 Hz) redraws from it. The curves themselves come from ``fntk_core.validation``.
 """
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, QProcess, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -43,14 +43,13 @@ from fntk_core.studies.base import parse_int_list
 from fntk_core.tensors import SAMPLER_TENSORS, TENSORS
 
 from . import qtfix, sampling_worker, settings
-from .runner import Runner
 
 REDRAW_MS = 50          # at most 20 redraws a second
 COLOURS = {"sampled": "#1f77b4", "infinite": "#7f7f7f", "first-order": "#d62728", "coefficient": "#d62728"}
 
 
 class RunBuffer:
-    """What one run has so far; written by its worker, read by the panel's timer (under a lock)."""
+    """What one run has so far: filled as the child's messages arrive, drawn by the panel's timer."""
 
     def __init__(self, widths):
         self.lock = threading.Lock()
@@ -74,46 +73,74 @@ class RunBuffer:
             return self.theory, dict(self.sampled), self.device, self.version
 
 
-def validation_task(spec, inputs, name, widths, networks, seed, dtype, buf: RunBuffer):
-    """The runner task: a child process (``sampling_worker``) solves the predictions and samples,
-    streaming them into ``buf``; setting ``cancel`` makes the child stop and send what it has."""
-    def task(cancel, report):
-        job = {"theory": val.theory_tensors(name), "network": spec.to_dict(), "inputs": np.asarray(inputs).tolist(), "widths": list(widths),
-               "networks": networks, "seed": seed, "dtype": dtype, "tensors": [name]}
-        proc = subprocess.Popen(sampling_worker.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        proc.stdin.write(json.dumps(job) + "\n")
-        proc.stdin.flush()
+class SamplingProcess(QObject):
+    """One run: the child process ``sampling_worker`` solves the predictions and samples, streaming
+    them into ``buf``. Read with QProcess on the GUI thread, so no Python thread of this process
+    competes with the event loop for the GIL (a reader thread stalled it 100-350 ms under load)."""
 
-        def stop_on_cancel():
-            while proc.poll() is None and not cancel.wait(0.05):
+    progress = Signal(object)   # fntk_core.jobs.Progress
+    finished = Signal()
+    failed = Signal(str)
+
+    def __init__(self, job: dict, buf: RunBuffer, parent=None):
+        super().__init__(parent)
+        self.buf, self.error, self.ended, self._rest = buf, None, False, b""
+        self.proc = QProcess(self)
+        cmd = sampling_worker.command()
+        self.proc.setProgram(cmd[0])
+        self.proc.setArguments(cmd[1:])
+        self.proc.setStandardErrorFile(QProcess.nullDevice())
+        self.proc.readyReadStandardOutput.connect(self._read)
+        self.proc.finished.connect(self._done)
+        self.proc.errorOccurred.connect(self._error)
+        self.proc.start()
+        self.proc.write((json.dumps(job) + "\n").encode())
+
+    def running(self) -> bool:
+        return self.proc.state() != QProcess.NotRunning
+
+    def cancel(self) -> None:
+        """The child stops after its chunk and sends what it has (then ``finished``)."""
+        if self.running():
+            self.proc.write(b"cancel\n")
+
+    def abandon(self) -> None:
+        """Superseded: nobody listens any more; the child sees its input close and stops."""
+        for sig in (self.progress, self.finished, self.failed):
+            try:
+                sig.disconnect()
+            except (RuntimeError, TypeError):
                 pass
-            if proc.poll() is None:
-                try:
-                    proc.stdin.write("cancel\n")
-                    proc.stdin.flush()
-                except OSError:  # it ended meanwhile
-                    pass
-        threading.Thread(target=stop_on_cancel, daemon=True).start()
-        error, ended = None, False
-        for line in proc.stdout:
+        self.proc.closeWriteChannel()
+
+    def _read(self):
+        data = self._rest + bytes(self.proc.readAllStandardOutput())
+        *lines, self._rest = data.split(b"\n")
+        for line in lines:
             msg = json.loads(line)
             if "progress" in msg:
-                report(Progress(*msg["progress"]))
+                self.progress.emit(Progress(*msg["progress"]))
             elif "result" in msg:
-                buf.put(sampled=(int(msg["width"]), Result.from_json_dict(msg["result"])))
+                self.buf.put(sampled=(int(msg["width"]), Result.from_json_dict(msg["result"])))
             elif "theory" in msg:
-                buf.put(theory=Result.from_json_dict(msg["theory"]))
+                self.buf.put(theory=Result.from_json_dict(msg["theory"]))
             elif "device" in msg:
-                buf.put(device=msg["device"])
+                self.buf.put(device=msg["device"])
             elif "error" in msg:
-                error = msg["error"]
-            ended = ended or msg.get("end", False)
-        proc.wait()
-        if error or not ended:
-            raise FntkError(error or f"the sampling process ended unexpectedly (exit status {proc.returncode})")
-        return buf
-    return task
+                self.error = msg["error"]
+            self.ended = self.ended or msg.get("end", False)
+
+    def _error(self, err):
+        if err == QProcess.FailedToStart:
+            self.failed.emit(f"could not start the sampling process ({' '.join(sampling_worker.command())})")
+
+    def _done(self, code, status):
+        self._read()
+        if self.error or not self.ended:
+            self.failed.emit(self.error or f"the sampling process ended unexpectedly (exit status {code})")
+        else:
+            self.finished.emit()
+        self.deleteLater()
 
 
 class ValidationPanel(QWidget):
@@ -132,10 +159,7 @@ class ValidationPanel(QWidget):
         self._source = ""
         self._t0 = None
         self._cancelled = False
-        self.runner = Runner(self)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
+        self.proc: SamplingProcess | None = None
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self._refresh)
 
@@ -150,6 +174,7 @@ class ValidationPanel(QWidget):
             self.view.addItem(val.VIEW_TITLES[v], v)
         self.view.setToolTip("Per layer at width n; across the widths at one layer; or n·(sampled − infinite "
                              "width), whose flat line at large n is the first-order coefficient (K, Θ)")
+        self.view.setCurrentIndex(val.VIEWS.index("widths"))   # where finite width shows: n small to large
         self.view.currentIndexChanged.connect(self._redraw)
         self.index_box = QHBoxLayout()
         self.index_spins: list[QSpinBox] = []
@@ -162,7 +187,7 @@ class ValidationPanel(QWidget):
 
         self.width_spin = QSpinBox(minimum=1, maximum=100000, value=32, prefix="n = ")
         self.width_spin.setToolTip("Hidden width of the per-layer run")
-        self.widths_edit = QLineEdit("8,16,32,64")
+        self.widths_edit = QLineEdit("4,6,8,12,16,24,32")
         self.widths_edit.setToolTip("Hidden widths of the width views, comma-separated (ranges a:b:step allowed)")
         self.networks_spin = QSpinBox(minimum=1, maximum=10**8, value=2000, singleStep=500)
         self.networks_spin.setToolTip("Networks sampled per width")
@@ -334,8 +359,7 @@ class ValidationPanel(QWidget):
         except (FntkError, ValueError) as exc:
             self._say(str(exc))
             return False
-        if self.runner.busy():
-            self.cancel()
+        self.shutdown()
         name = self.name()
         self._buf = RunBuffer(widths)
         self._seen = -1
@@ -350,21 +374,44 @@ class ValidationPanel(QWidget):
         self.rate.setText("starting (TensorFlow loads on the first run)…")
         self.device.setText("Device: asking TensorFlow…")
         self.cancel_button.setEnabled(True)
-        self.runner.start(validation_task(self._spec, self._inputs, name, widths, self.networks_spin.value(),
-                                          self.seed_spin.value(), self.dtype.currentText(), self._buf))
+        job = {"theory": val.theory_tensors(name), "network": self._spec.to_dict(),
+               "inputs": np.asarray(self._inputs).tolist(), "widths": widths, "networks": self.networks_spin.value(),
+               "seed": self.seed_spin.value(), "dtype": self.dtype.currentText(), "tensors": [name]}
+        self.proc = SamplingProcess(job, self._buf, self)
+        self.proc.progress.connect(self._on_progress)
+        self.proc.finished.connect(self._on_finished)
+        self.proc.failed.connect(self._on_failed)
         self.timer.start()
         return True
 
     def cancel(self) -> None:
         """Stop sampling; what the run has sampled stays (its last snapshot is plotted)."""
-        if not self.runner.busy():
+        if not self.busy():
             return
-        self.runner.stop()   # the worker returns after its chunk; _on_finished then shows the cancelled result
+        self.proc.cancel()   # the child sends its estimates so far; _on_finished then shows them
         self._cancelled = True
         self.rate.setText("cancelling…")
 
+    def busy(self) -> bool:
+        return self.proc is not None
+
+    def shutdown(self) -> None:
+        """Drop the running sampling, if any (a new run, the window closing)."""
+        if self.proc is not None:
+            self.proc.abandon()
+            self.proc = None
+            self.timer.stop()
+
     def wait(self, timeout_ms: int = 120_000) -> bool:
-        return self.runner.wait(timeout_ms)
+        """Run the event loop until the run ends (for --screenshot and tests); False on timeout."""
+        if self.proc is None:
+            return True
+        loop = QEventLoop()
+        self.proc.finished.connect(loop.quit)
+        self.proc.failed.connect(loop.quit)
+        QTimer.singleShot(timeout_ms, loop.quit)
+        loop.exec()
+        return self.proc is None
 
     def _on_progress(self, p: Progress):
         now = time.perf_counter()
@@ -376,10 +423,12 @@ class ValidationPanel(QWidget):
             rate = (p.done - d0) / (now - t)
             self.rate.setText(f"{rate:,.0f} networks/s, {_duration((p.total - p.done) / rate)} left ({p.stage})")
 
-    def _on_finished(self, buf):
+    def _on_finished(self):
+        self.proc = None
         self._finish("cancelled" if self._cancelled else "sampled")
 
     def _on_failed(self, exc):
+        self.proc = None
         self._finish(None)
         self._say(f"Sampling failed: {exc}")
 
@@ -403,7 +452,7 @@ class ValidationPanel(QWidget):
         except (OSError, ValueError, KeyError, FntkError) as exc:
             self._say(f"Could not open {Path(path).name}: {exc}")
             return False
-        self.runner.cancel()
+        self.shutdown()
         self._finish(None)
         self._buf = RunBuffer(sorted(sampled))
         self._buf.put(theory=theory, device=next(iter(sampled.values())).meta.get("device"))

@@ -37,7 +37,7 @@ def win(qtbot):
     qtbot.waitExposed(w)
     w.focus_panel("validation")
     yield w
-    w.validation.runner.cancel()
+    w.validation.shutdown()
 
 
 class StallMeter:
@@ -79,13 +79,14 @@ def test_a_run_from_the_window_plots_the_samplers_result_without_stalling(qtbot,
     from fntk_core.sampling import sample
 
     v = win.validation
+    v.view.setCurrentIndex(val.VIEWS.index("layers"))
     v.networks_spin.setValue(200)
     v.width_spin.setValue(8)
     v.seed_spin.setValue(7)
     meter = StallMeter()
     qtbot.mouseClick(v.run_button, Qt.LeftButton)
-    assert v.runner.busy()
-    qtbot.waitUntil(lambda: not v.runner.busy(), timeout=180_000)
+    assert v.busy()
+    qtbot.waitUntil(lambda: not v.busy(), timeout=180_000)
     stall = meter.stop()
     assert "CPU" in v.device.text()
     spec, x = _spec_x()
@@ -105,6 +106,7 @@ def test_a_run_from_the_window_plots_the_samplers_result_without_stalling(qtbot,
 
 def test_cancel_halfway_keeps_and_plots_the_partial_result(qtbot, win):
     v = win.validation
+    v.view.setCurrentIndex(val.VIEWS.index("layers"))
     v.networks_spin.setValue(10**6)
     v.width_spin.setValue(8)
     meter = StallMeter()
@@ -112,7 +114,7 @@ def test_cancel_halfway_keeps_and_plots_the_partial_result(qtbot, win):
     qtbot.waitUntil(lambda: v.progress_bar.value() >= 500 and v.items["sampled"].getData()[1] is not None
                     and len(v.items["sampled"].getData()[1]) == 3, timeout=180_000)
     qtbot.mouseClick(v.cancel_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not v.runner.busy(), timeout=60_000)
+    qtbot.waitUntil(lambda: not v.busy(), timeout=60_000)
     stall = meter.stop()
     r = v._buf.view()[1][8]
     assert r.meta["cancelled"] is True and 0 < r.meta["networks_used"] < 10**6
@@ -131,7 +133,7 @@ def test_width_views_exports_and_reopening(qtbot, win, tmp_path):
     qtbot.keyClick(v.widths_edit, Qt.Key_A, Qt.ControlModifier)
     qtbot.keyClicks(v.widths_edit, "6,12")
     qtbot.mouseClick(v.run_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not v.runner.busy(), timeout=180_000)
+    qtbot.waitUntil(lambda: not v.busy(), timeout=180_000)
     xs, ys, _ = _plotted(v)
     np.testing.assert_array_equal(xs, [6, 12])
     v.view.setCurrentIndex(val.VIEWS.index("scaled"))
