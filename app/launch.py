@@ -95,8 +95,9 @@ def validation_run(win) -> bool:
     from PySide6.QtWidgets import QApplication
 
     QApplication.processEvents()
-    if not win.validation.run() or not win.validation.wait(300_000):
+    if not win.validation.run() or not win.validation.wait(600_000):
         print(f"fntk: the validation run did not finish: {win.validation.status.text()}", file=sys.stderr)
+        win.validation.shutdown()
         return False
     QApplication.processEvents()
     return True

@@ -189,7 +189,7 @@ class ValidationPanel(QWidget):
         self.width_spin.setToolTip("Hidden width of the per-layer run")
         self.widths_edit = QLineEdit("4,6,8,12,16,24,32")
         self.widths_edit.setToolTip("Hidden widths of the width views, comma-separated (ranges a:b:step allowed)")
-        self.networks_spin = QSpinBox(minimum=1, maximum=10**8, value=2000, singleStep=500)
+        self.networks_spin = QSpinBox(minimum=1, maximum=10**8, value=1000, singleStep=500)
         self.networks_spin.setToolTip("Networks sampled per width")
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=0, prefix="seed ")
         self.seed_spin.setToolTip("Random seed: the same seed gives the same networks as fntk sample --seed")
@@ -482,7 +482,7 @@ class ValidationPanel(QWidget):
             from fntk_core.solver import solve
 
             want = sorted({t for n in names for t in val.theory_tensors(n)}, key=list(TENSORS).index)
-            theory = solve(spec.with_widths(None) if spec.widths else spec, np.asarray(r.meta["inputs"]), want)
+            theory = solve(spec, np.asarray(r.meta["inputs"]), want)   # the solver ignores widths
             return theory, {spec.hidden_width(1) if spec.depth > 1 else spec.widths[0]: r}, "layers"
         from fntk_core.studies import load_results
 

@@ -3,6 +3,7 @@
 #   pip install -e '.[packaging]'   (PyInstaller)
 #   sh packaging/build.sh           (SKIP_CHECK=1 to skip the start-up check)
 set -eu
+export QT_QPA_PLATFORM=offscreen   # the build imports Qt modules; no display needed
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 python render_icons.py
