@@ -10,13 +10,15 @@ streams snapshots, which a QProcess reads on the GUI thread into a buffer; a QTi
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEventLoop, QObject, QProcess, Qt, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QObject, QSocketNotifier, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -75,8 +77,10 @@ class RunBuffer:
 
 class SamplingProcess(QObject):
     """One run: the child process ``sampling_worker`` solves the predictions and samples, streaming
-    them into ``buf``. Read with QProcess on the GUI thread, so no Python thread of this process
-    competes with the event loop for the GIL (a reader thread stalled it 100-350 ms under load)."""
+    them into ``buf``. Its output is read on the GUI thread (a QSocketNotifier on the pipe), so no
+    Python thread of this process competes with the event loop for the GIL (a reader thread
+    stalled it 100-350 ms on a loaded machine); subprocess starts it with vfork (QProcess's fork
+    of this large process took about 100 ms)."""
 
     progress = Signal(object)   # fntk_core.jobs.Progress
     finished = Signal()
@@ -85,62 +89,83 @@ class SamplingProcess(QObject):
     def __init__(self, job: dict, buf: RunBuffer, parent=None):
         super().__init__(parent)
         self.buf, self.error, self.ended, self._rest = buf, None, False, b""
-        self.proc = QProcess(self)
-        cmd = sampling_worker.command()
-        self.proc.setProgram(cmd[0])
-        self.proc.setArguments(cmd[1:])
-        self.proc.setStandardErrorFile(QProcess.nullDevice())
-        self.proc.readyReadStandardOutput.connect(self._read)
-        self.proc.finished.connect(self._done)
-        self.proc.errorOccurred.connect(self._error)
-        self.proc.start()
-        self.proc.write((json.dumps(job) + "\n").encode())
+        try:
+            self.popen = subprocess.Popen(sampling_worker.command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            raise FntkError(f"could not start the sampling process: {exc}") from None
+        self._fd = self.popen.stdout.fileno()
+        os.set_blocking(self._fd, False)
+        self.notifier = QSocketNotifier(self._fd, QSocketNotifier.Read, self)
+        self.notifier.activated.connect(self._read)
+        self._send(json.dumps(job) + "\n")
+
+    def _send(self, text: str) -> None:
+        try:
+            self.popen.stdin.write(text.encode())
+            self.popen.stdin.flush()
+        except (OSError, ValueError):  # it ended meanwhile
+            pass
 
     def running(self) -> bool:
-        return self.proc.state() != QProcess.NotRunning
+        return self.popen.poll() is None
 
     def cancel(self) -> None:
         """The child stops after its chunk and sends what it has (then ``finished``)."""
         if self.running():
-            self.proc.write(b"cancel\n")
+            self._send("cancel\n")
 
     def abandon(self) -> None:
         """Superseded: nobody listens any more; the child sees its input close and stops."""
+        self.notifier.setEnabled(False)
         for sig in (self.progress, self.finished, self.failed):
             try:
                 sig.disconnect()
             except (RuntimeError, TypeError):
                 pass
-        self.proc.closeWriteChannel()
+        try:
+            self.popen.stdin.close()
+        except OSError:
+            pass
+        self.popen.stdout.close()
+        threading.Thread(target=self.popen.wait, daemon=True).start()   # reap it without blocking
 
-    def _read(self):
-        data = self._rest + bytes(self.proc.readAllStandardOutput())
-        *lines, self._rest = data.split(b"\n")
+    def _read(self, *_):
+        chunks, eof = [], False
+        while True:
+            try:
+                data = os.read(self._fd, 1 << 20)
+            except BlockingIOError:
+                break
+            if not data:
+                eof = True
+                break
+            chunks.append(data)
+        *lines, self._rest = (self._rest + b"".join(chunks)).split(b"\n")
         for line in lines:
-            msg = json.loads(line)
-            if "progress" in msg:
-                self.progress.emit(Progress(*msg["progress"]))
-            elif "result" in msg:
-                self.buf.put(sampled=(int(msg["width"]), Result.from_json_dict(msg["result"])))
-            elif "theory" in msg:
-                self.buf.put(theory=Result.from_json_dict(msg["theory"]))
-            elif "device" in msg:
-                self.buf.put(device=msg["device"])
-            elif "error" in msg:
-                self.error = msg["error"]
-            self.ended = self.ended or msg.get("end", False)
+            self._handle(json.loads(line))
+        if eof:
+            self.notifier.setEnabled(False)
+            code = self.popen.wait()
+            self.popen.stdout.close()
+            if self.error or not self.ended:
+                self.failed.emit(self.error or f"the sampling process ended unexpectedly (exit status {code})")
+            else:
+                self.finished.emit()
+            self.deleteLater()
 
-    def _error(self, err):
-        if err == QProcess.FailedToStart:
-            self.failed.emit(f"could not start the sampling process ({' '.join(sampling_worker.command())})")
-
-    def _done(self, code, status):
-        self._read()
-        if self.error or not self.ended:
-            self.failed.emit(self.error or f"the sampling process ended unexpectedly (exit status {code})")
-        else:
-            self.finished.emit()
-        self.deleteLater()
+    def _handle(self, msg: dict) -> None:
+        if "progress" in msg:
+            self.progress.emit(Progress(*msg["progress"]))
+        elif "result" in msg:
+            self.buf.put(sampled=(int(msg["width"]), Result.from_json_dict(msg["result"])))
+        elif "theory" in msg:
+            self.buf.put(theory=Result.from_json_dict(msg["theory"]))
+        elif "device" in msg:
+            self.buf.put(device=msg["device"])
+        elif "error" in msg:
+            self.error = msg["error"]
+        self.ended = self.ended or msg.get("end", False)
 
 
 class ValidationPanel(QWidget):
@@ -160,6 +185,7 @@ class ValidationPanel(QWidget):
         self._t0 = None
         self._cancelled = False
         self.proc: SamplingProcess | None = None
+        self._progress = None
         self.timer = QTimer(self, interval=REDRAW_MS)
         self.timer.timeout.connect(self._refresh)
 
@@ -187,7 +213,7 @@ class ValidationPanel(QWidget):
 
         self.width_spin = QSpinBox(minimum=1, maximum=100000, value=32, prefix="n = ")
         self.width_spin.setToolTip("Hidden width of the per-layer run")
-        self.widths_edit = QLineEdit("4,6,8,12,16,24,32")
+        self.widths_edit = QLineEdit("8,12,16,24,32,48,64")
         self.widths_edit.setToolTip("Hidden widths of the width views, comma-separated (ranges a:b:step allowed)")
         self.networks_spin = QSpinBox(minimum=1, maximum=10**8, value=1000, singleStep=500)
         self.networks_spin.setToolTip("Networks sampled per width")
@@ -206,7 +232,9 @@ class ValidationPanel(QWidget):
 
         self.plot = pg.PlotWidget()
         self.plot.showGrid(x=True, y=True, alpha=0.25)
-        self.legend = self.plot.addLegend(offset=(10, 10))
+        self.legend = self.plot.addLegend(offset=(-10, 10))   # top right
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).enableAutoSIPrefix(False)   # "(x0.001)" on the axis read as a wrong value
         self.items = {}
         for kind in ("infinite", "first-order", "sampled"):
             c = COLOURS[kind]
@@ -336,7 +364,7 @@ class ValidationPanel(QWidget):
         n_inputs = len(self._inputs) if self._inputs is not None else 2
         for i, meaning in enumerate(info.axes):
             sp = QSpinBox(minimum=1, maximum=max(n_inputs, 1), prefix=f"{meaning.split(':')[0]}=")
-            sp.setValue(min(i % 2 + 1, sp.maximum()))
+            sp.setValue(1)   # the diagonal: the component with the clearest finite-width effect
             sp.setToolTip(meaning)
             sp.valueChanged.connect(self._redraw)
             self.index_box.addWidget(sp)
@@ -365,8 +393,7 @@ class ValidationPanel(QWidget):
         self._seen = -1
         self._source = "sampling"
         self._cancelled = False
-        self._t0 = None
-        self._run_info = (self._spec, len(self._inputs))
+        self._t0 = self._progress = None
         for sp in self.index_spins:
             sp.setMaximum(len(self._inputs))
         self.progress_bar.setRange(0, self.networks_spin.value() * len(widths))
@@ -377,7 +404,11 @@ class ValidationPanel(QWidget):
         job = {"theory": val.theory_tensors(name), "network": self._spec.to_dict(),
                "inputs": np.asarray(self._inputs).tolist(), "widths": widths, "networks": self.networks_spin.value(),
                "seed": self.seed_spin.value(), "dtype": self.dtype.currentText(), "tensors": [name]}
-        self.proc = SamplingProcess(job, self._buf, self)
+        try:
+            self.proc = SamplingProcess(job, self._buf, self)
+        except FntkError as exc:
+            self._say(str(exc))
+            return False
         self.proc.progress.connect(self._on_progress)
         self.proc.finished.connect(self._on_finished)
         self.proc.failed.connect(self._on_failed)
@@ -414,9 +445,17 @@ class ValidationPanel(QWidget):
         return self.proc is None
 
     def _on_progress(self, p: Progress):
+        """Kept for the next timer tick: labels change at most 20 times a second."""
         now = time.perf_counter()
         if self._t0 is None:
             self._t0 = (now, p.done)     # rates from the first chunk on (TensorFlow's start-up excluded)
+        self._progress = (now, p)
+
+    def _show_progress(self):
+        if self._progress is None:
+            return
+        now, p = self._progress
+        self._progress = None
         self.progress_bar.setValue(p.done)
         t, d0 = self._t0
         if now > t and p.done > d0:
@@ -435,10 +474,11 @@ class ValidationPanel(QWidget):
     def _finish(self, source):
         self.timer.stop()
         self.cancel_button.setEnabled(False)
+        self._refresh(force=True)
         if source:
             self._source = source
             self.rate.setText("cancelled: showing what was sampled" if source == "cancelled" else "done")
-        self._refresh(force=True)
+            self._update_texts()
 
     # -- results from files -------------------------------------------------------
     def open_path(self, path: str | None = None) -> bool:
@@ -495,6 +535,7 @@ class ValidationPanel(QWidget):
 
     # -- drawing ----------------------------------------------------------------
     def _refresh(self, force: bool = False):
+        self._show_progress()
         if self._buf is None:
             return
         version = self._buf.view()[3]

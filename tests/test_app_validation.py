@@ -1,4 +1,6 @@
 """The Validation panel, driven through its real widgets (pytest-qt, offscreen; tiny networks, TF on the CPU)."""
+import os
+
 import numpy as np
 import pytest
 
@@ -58,6 +60,15 @@ class StallMeter:
         return self.longest
 
 
+def assert_no_stall(stall_ms: int) -> None:
+    """The event loop never waited 100 ms or more; only meaningful on a host that is not oversubscribed
+    (with more runnable processes than cores, the OS alone delays the GUI thread that long)."""
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cores:
+        pytest.skip(f"stall bound not checked: load average {load:.1f} on {cores} cores (measured {stall_ms} ms)")
+    assert stall_ms < 100, f"the event loop stalled {stall_ms} ms during sampling"
+
+
 def _spec_x():
     spec, x, errors = spec_from_settings({**_settings(), **NET})
     assert not errors
@@ -92,7 +103,7 @@ def test_a_run_from_the_window_plots_the_samplers_result_without_stalling(qtbot,
     spec, x = _spec_x()
     ref = sample(spec, x, networks=200, width=8, tensors=["K"], seed=7)
     xs, ys, es = _plotted(v)
-    idx = (slice(None), 0, 1)
+    idx = (slice(None), 0, 0)
     np.testing.assert_array_equal(xs, [1, 2, 3])
     np.testing.assert_allclose(ys, ref.tensors["K"][idx], rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(es, ref.stderr["K"][idx], rtol=1e-12, atol=1e-15)
@@ -101,7 +112,7 @@ def test_a_run_from_the_window_plots_the_samplers_result_without_stalling(qtbot,
     pred = finite_width_prediction(theory, spec, 8)["K"][idx]
     np.testing.assert_allclose(v.items["first-order"].getData()[1], pred, rtol=1e-12)
     assert v.status.text().startswith("sampled")
-    assert stall < 100, f"the event loop stalled {stall} ms during sampling"
+    assert_no_stall(stall)
 
 
 def test_cancel_halfway_keeps_and_plots_the_partial_result(qtbot, win):
@@ -119,10 +130,10 @@ def test_cancel_halfway_keeps_and_plots_the_partial_result(qtbot, win):
     r = v._buf.view()[1][8]
     assert r.meta["cancelled"] is True and 0 < r.meta["networks_used"] < 10**6
     xs, ys, es = _plotted(v)
-    np.testing.assert_allclose(ys, r.tensors["K"][:, 0, 1], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(ys, r.tensors["K"][:, 0, 0], rtol=1e-12, atol=1e-15)
     assert np.all(es[1:] > 0)
     assert v.status.text().startswith("cancelled") and not v.cancel_button.isEnabled()
-    assert stall < 100, f"the event loop stalled {stall} ms during sampling"
+    assert_no_stall(stall)
 
 
 def test_width_views_exports_and_reopening(qtbot, win, tmp_path):
@@ -139,10 +150,10 @@ def test_width_views_exports_and_reopening(qtbot, win, tmp_path):
     v.view.setCurrentIndex(val.VIEWS.index("scaled"))
     sampled = v._buf.view()[1]
     theory = solve(*_spec_x(), ["K", "K1"])
-    inf = theory.tensors["K"][2, 0, 1]
+    inf = theory.tensors["K"][2, 0, 0]
     np.testing.assert_allclose(v.items["sampled"].getData()[1],
-                               [n * (sampled[n].tensors["K"][2, 0, 1] - inf) for n in (6, 12)], rtol=1e-10)
-    np.testing.assert_allclose(v.items["first-order"].getData()[1], theory.tensors["K1"][2, 0, 1], rtol=1e-12)
+                               [n * (sampled[n].tensors["K"][2, 0, 0] - inf) for n in (6, 12)], rtol=1e-10)
+    np.testing.assert_allclose(v.items["first-order"].getData()[1], theory.tensors["K1"][2, 0, 0], rtol=1e-12)
     for ext in ("png", "pdf", "svg"):
         assert v.export_figure(str(tmp_path / f"fig.{ext}"))
     assert not QImage(str(tmp_path / "fig.png")).isNull()
@@ -160,7 +171,7 @@ def test_width_views_exports_and_reopening(qtbot, win, tmp_path):
     # the saved result opens as a per-layer plot of the same numbers
     assert v.open_path(str(tmp_path / "r.json"))
     assert v.view_name() == "layers"
-    np.testing.assert_allclose(_plotted(v)[1], r.tensors["K"][:, 0, 1], rtol=1e-15)
+    np.testing.assert_allclose(_plotted(v)[1], r.tensors["K"][:, 0, 0], rtol=1e-15)
 
 
 def test_the_canvas_diagram_selects_its_statistic(qtbot, win):
@@ -174,3 +185,40 @@ def test_the_canvas_diagram_selects_its_statistic(qtbot, win):
 def test_scaled_view_only_for_leading_tensors():
     with pytest.raises(ValueError, match="only for K and Theta"):
         val.across_widths("V", (0, 0, 0, 0), 2, None, {}, scaled=True)
+
+
+def test_a_width_study_from_fntk_study_opens_as_the_width_view(qtbot, tmp_path):
+    """results.json of ``fntk study`` (points over the width): plotted as sampled per width with the theory."""
+    from fntk_app.validation_panel import ValidationPanel
+    from fntk_core.studies.base import Point, write_results_json
+
+    spec, x = _spec_x()
+    predicted = solve(spec, x, ["K", "Theta", "K1", "Theta1"])
+    rng = np.random.default_rng(3)
+    points = []
+    for n in (8, 16, 32):
+        k = predicted.tensors["K"] + rng.normal(0, 0.01, predicted.tensors["K"].shape)
+        sampled = Result(predicted.layers, {"K": k}, {"source": "sampler", "network": spec.to_dict(),
+                                                      "networks_used": 100}, {"K": np.full_like(k, 0.01)})
+        points.append(Point(f"n{n}", {"width": n}, spec, x, n, 100, 0, ("K",), ("K", "K1"), sampled=sampled,
+                            predicted=predicted))
+    path = write_results_json("finite-width-corrections", points, {}, {}, tmp_path)
+    v = ValidationPanel()
+    qtbot.addWidget(v)
+    assert v.open_path(str(path))
+    assert v.view_name() == "widths" and v.name() == "K" and v.layer_spin.value() == 3
+    xs, ys, es = _plotted(v)
+    np.testing.assert_array_equal(xs, [8, 16, 32])
+    np.testing.assert_allclose(ys, [p.sampled.tensors["K"][2, 0, 0] for p in points], rtol=1e-15)
+    np.testing.assert_allclose(es, 0.01, rtol=1e-12)
+    np.testing.assert_allclose(v.items["infinite"].getData()[1], predicted.tensors["K"][2, 0, 0], rtol=1e-15)
+
+
+def test_a_solver_result_is_refused_with_the_reason(qtbot, tmp_path):
+    from fntk_app.validation_panel import ValidationPanel
+
+    solve(*_spec_x(), ["K"]).save(tmp_path / "s.json")
+    v = ValidationPanel()
+    qtbot.addWidget(v)
+    assert not v.open_path(str(tmp_path / "s.json"))
+    assert "not a sampled result" in v.status.text()
