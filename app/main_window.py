@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         self._dock("properties", "Properties", self._placeholder("Properties of the selection", "part 2"),
                    Qt.RightDockWidgetArea)
         self._dock("results", "Re&sults", self.results, Qt.BottomDockWidgetArea)
-        self._dock("validation", "&Validation", self.validation, Qt.BottomDockWidgetArea)
+        self._dock("validation", "&Validation", self._scrolled(self.validation), Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["library"], self.docks["palette"])
         self.tabifyDockWidget(self.docks["network"], self.docks["properties"])
         self.tabifyDockWidget(self.docks["results"], self.docks["validation"])
