@@ -20,7 +20,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fntk", description="The fntk desktop app.")
     p.add_argument("--screenshot", metavar="FILE.png", help="render the window offscreen to FILE.png and exit")
     p.add_argument("--open", metavar="FILE", help="open a diagram, TikZ export, session or result file")
-    p.add_argument("--panel", choices=("library", "canvas", "recursion", "network", "results", "palette", "checks"),
+    p.add_argument("--panel", choices=("library", "canvas", "recursion", "network", "results", "validation",
+                                       "palette", "checks"),
                    help="show this panel and give it the keyboard focus")
     p.add_argument("--size", metavar="WxH", type=_size, default=None, help="window size in pixels, e.g. 1400x900")
     p.add_argument("--reset-settings", action="store_true",
@@ -87,7 +88,22 @@ def main(argv: list[str] | None = None) -> int:
         win.focus_panel(args.panel)
     if not args.screenshot:
         return app.exec()
+    if args.panel == "validation" and not validation_run(win):
+        return 1
     return screenshot(win, args.screenshot, args.size)
+
+
+def validation_run(win) -> bool:
+    """For a screenshot of the Validation panel: sample the Network panel's network first."""
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    if not win.validation.run() or not win.validation.wait(600_000):
+        print(f"fntk: the validation run did not finish: {win.validation.status.text()}", file=sys.stderr)
+        win.validation.shutdown()
+        return False
+    QApplication.processEvents()
+    return True
 
 
 def screenshot(win, path: str, size: tuple[int, int] | None = None) -> int:

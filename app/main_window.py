@@ -1,8 +1,8 @@
 """The main window: wires the panels together, files, menus, shortcuts. No domain logic.
 
 Docks: Library and Palette (left), the drawing canvas (centre), Recursion, Checks,
-Network, Properties and History (right), Results (bottom); "Validation" (part 3) is a
-marked placeholder.  Drawing by hand is wired in ``drawing_ui``. The document is a ``fntk_core.session.Session`` value built
+Network, Properties and History (right), Results and Validation (bottom).  Drawing by hand
+is wired in ``drawing_ui``. The document is a ``fntk_core.session.Session`` value built
 from the panels and applied back to them.
 """
 from __future__ import annotations
@@ -14,7 +14,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
@@ -38,8 +37,9 @@ from .palette_panel import PalettePanel
 from .properties_panel import PropertiesPanel
 from .recursion_panel import RecursionPanel
 from .results_panel import ResultsPanel
+from .validation_panel import ValidationPanel
 
-PANELS = ("library", "canvas", "recursion", "network", "results")
+PANELS = ("library", "canvas", "recursion", "network", "results", "validation")
 FILE_FILTER = ("fntk files (*.json *.tex);;Sessions (*.fntk-session.json *.json);;"
                "Diagrams (*.json *.tex);;Results (*.json);;All files (*)")
 
@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
         self.results = ResultsPanel()
         self.palette = PalettePanel()
         self.properties = PropertiesPanel(self.editor)
+        self.validation = ValidationPanel()
         self.docks: dict[str, QDockWidget] = {}
         self._dock("library", "&Library", self.library, Qt.LeftDockWidgetArea)
         self._dock("palette", "&Palette", self._scrolled(self.palette), Qt.LeftDockWidgetArea)
@@ -74,8 +75,7 @@ class MainWindow(QMainWindow):
         self._dock("network", "&Network", self._scrolled(self.network), Qt.RightDockWidgetArea)
         self._dock("properties", "Pr&operties", self.properties, Qt.RightDockWidgetArea)
         self._dock("results", "Re&sults", self.results, Qt.BottomDockWidgetArea)
-        self._dock("validation", "Validation", self._placeholder("Live validation of a drawn diagram", "part 3"),
-                   Qt.BottomDockWidgetArea)
+        self._dock("validation", "&Validation", self._scrolled(self.validation), Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["library"], self.docks["palette"])
         self.tabifyDockWidget(self.docks["network"], self.docks["properties"])
         self.tabifyDockWidget(self.docks["results"], self.docks["validation"])
@@ -94,12 +94,15 @@ class MainWindow(QMainWindow):
         self.library.statisticChosen.connect(self.recursion.show_statistic)
         self.recursion.termClicked.connect(self.show_diagram)
         self.network.changed.connect(self.results.set_network)
+        self.network.changed.connect(self.validation.set_network)
+        self.validation.message.connect(self.say)
         self.network.message.connect(self.say)
         self.results.message.connect(self.say)
         self.results.progress.connect(self._progress)
         self._menus()
         self.drawing = DrawingController(self)
         self.results.set_network(self.network.state())
+        self.validation.set_network(self.network.state())
 
     # -- building ------------------------------------------------------------
     def _dock(self, name, title, widget, area):
@@ -120,16 +123,6 @@ class MainWindow(QMainWindow):
         area.setFrameShape(QScrollArea.NoFrame)
         area.setToolTip(panel.toolTip())
         return area
-
-    @staticmethod
-    def _placeholder(what: str, part: str) -> QWidget:
-        label = QLabel(f"<b>{what}</b><br>Coming in {part} of the desktop app; nothing here yet.")
-        label.setObjectName("placeholder")
-        label.setAlignment(Qt.AlignCenter)
-        label.setWordWrap(True)
-        label.setEnabled(False)
-        label.setToolTip(f"Not built yet: {part}")
-        return label
 
     def _action(self, menu, text, slot, shortcut=None, tip=""):
         a = QAction(text, self)
@@ -202,7 +195,8 @@ class MainWindow(QMainWindow):
         sizes = {"library": ([d["library"]], [420], Qt.Horizontal),
                  "recursion": ([d["recursion"], d["network"]], [520, 200], Qt.Vertical),
                  "network": ([d["recursion"], d["network"], d["results"]], [150, 760, 250], Qt.Vertical),
-                 "results": ([d["results"]], [520], Qt.Vertical)}
+                 "results": ([d["results"]], [520], Qt.Vertical),
+                 "validation": ([d["validation"]], [560], Qt.Vertical)}
         if name in sizes:
             self.resizeDocks(*sizes[name])
         shown = self.recursion.statistic()
@@ -229,6 +223,7 @@ class MainWindow(QMainWindow):
         self.editor.load(d, entry_id)
         self.canvas.fit()
         self.drawing.check()
+        self.validation.select_statistic(self.recursion.statistic())   # check the drawn diagram's statistic
 
     # -- the document ----------------------------------------------------------
     def session(self) -> Session:
@@ -373,6 +368,7 @@ class MainWindow(QMainWindow):
             return
         self.drawing.autosave.discard()
         self.results.runner.cancel()
+        self.validation.shutdown()
         if self.persist:
             settings.save_window(self)
         super().closeEvent(event)

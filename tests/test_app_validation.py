@@ -1,0 +1,226 @@
+"""The Validation panel, driven through its real widgets (pytest-qt, offscreen; tiny networks, TF on the CPU)."""
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
+from PySide6.QtGui import QImage
+
+from fntk_core import validation as val
+from fntk_core.results import Result
+from fntk_core.session import spec_from_settings
+from fntk_core.solver import finite_width_prediction, solve
+
+NET = {"activation": "gelu", "depth": "3", "c_w": "1.98305826", "inputs": [["1", "0.5"], ["-0.5", "1"]]}
+
+
+@pytest.fixture(autouse=True)
+def own_settings(tmp_path):
+    QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(tmp_path / "settings"))
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture
+def win(qtbot):
+    from fntk_app.main_window import MainWindow
+
+    w = MainWindow()
+    w.persist = False
+    qtbot.addWidget(w)
+    w.resize(1300, 900)
+    s = w.network.settings()
+    s.update(NET)
+    w.network.set_settings(s)
+    w.show()
+    qtbot.waitExposed(w)
+    w.focus_panel("validation")
+    yield w
+    w.validation.shutdown()
+
+
+class StallMeter:
+    """The longest gap between ticks of a 10 ms QTimer: how long the event loop was blocked."""
+
+    def __init__(self):
+        self.clock, self.longest = QElapsedTimer(), 0
+        self.timer = QTimer(interval=10)
+        self.timer.timeout.connect(self._tick)
+        self.clock.start()
+        self.timer.start()
+
+    def _tick(self):
+        self.longest = max(self.longest, self.clock.restart())
+
+    def stop(self) -> int:
+        self.timer.stop()
+        return self.longest
+
+
+def assert_no_stall(stall_ms: int) -> None:
+    """The event loop never waited 100 ms or more; only meaningful on a host that is not oversubscribed
+    (with more runnable processes than cores, the OS alone delays the GUI thread that long)."""
+    if stall_ms < 100:
+        return
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cores:  # an over-long gap on an oversubscribed host says nothing about the app
+        pytest.skip(f"stall bound not checkable: load average {load:.1f} on {cores} cores (measured {stall_ms} ms)")
+    raise AssertionError(f"the event loop stalled {stall_ms} ms during sampling")
+
+
+def _spec_x():
+    spec, x, errors = spec_from_settings({**_settings(), **NET})
+    assert not errors
+    return spec, x
+
+
+def _settings():
+    from fntk_core.session import DEFAULT_SETTINGS
+    return dict(DEFAULT_SETTINGS)
+
+
+def _plotted(panel):
+    x, y = panel.items["sampled"].getData()
+    eb = panel.error_bars.opts
+    return x, y, eb["height"] / 2
+
+
+def test_a_run_from_the_window_plots_the_samplers_result_without_stalling(qtbot, win):
+    from fntk_core.sampling import sample
+
+    v = win.validation
+    v.view.setCurrentIndex(val.VIEWS.index("layers"))
+    v.networks_spin.setValue(200)
+    v.width_spin.setValue(8)
+    v.seed_spin.setValue(7)
+    meter = StallMeter()
+    qtbot.mouseClick(v.run_button, Qt.LeftButton)
+    assert v.busy()
+    qtbot.waitUntil(lambda: not v.busy(), timeout=180_000)
+    stall = meter.stop()
+    assert "CPU" in v.device.text()
+    spec, x = _spec_x()
+    ref = sample(spec, x, networks=200, width=8, tensors=["K"], seed=7)
+    xs, ys, es = _plotted(v)
+    idx = (slice(None), 0, 0)
+    np.testing.assert_array_equal(xs, [1, 2, 3])
+    np.testing.assert_allclose(ys, ref.tensors["K"][idx], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(es, ref.stderr["K"][idx], rtol=1e-12, atol=1e-15)
+    theory = solve(spec, x, ["K", "K1"])
+    np.testing.assert_allclose(v.items["infinite"].getData()[1], theory.tensors["K"][idx], rtol=1e-12)
+    pred = finite_width_prediction(theory, spec, 8)["K"][idx]
+    np.testing.assert_allclose(v.items["first-order"].getData()[1], pred, rtol=1e-12)
+    assert v.status.text().startswith("sampled")
+    assert_no_stall(stall)
+
+
+def test_cancel_halfway_keeps_and_plots_the_partial_result(qtbot, win):
+    v = win.validation
+    v.view.setCurrentIndex(val.VIEWS.index("layers"))
+    v.networks_spin.setValue(10**6)
+    v.width_spin.setValue(8)
+    meter = StallMeter()
+    qtbot.mouseClick(v.run_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: v.progress_bar.value() >= 500 and v.items["sampled"].getData()[1] is not None
+                    and len(v.items["sampled"].getData()[1]) == 3, timeout=180_000)
+    qtbot.mouseClick(v.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not v.busy(), timeout=60_000)
+    stall = meter.stop()
+    r = v._buf.view()[1][8]
+    assert r.meta["cancelled"] is True and 0 < r.meta["networks_used"] < 10**6
+    xs, ys, es = _plotted(v)
+    np.testing.assert_allclose(ys, r.tensors["K"][:, 0, 0], rtol=1e-12, atol=1e-15)
+    assert np.all(es[1:] > 0)
+    assert v.status.text().startswith("cancelled") and not v.cancel_button.isEnabled()
+    assert_no_stall(stall)
+
+
+def test_width_views_exports_and_reopening(qtbot, win, tmp_path):
+    v = win.validation
+    v.networks_spin.setValue(100)
+    v.view.setCurrentIndex(val.VIEWS.index("widths"))
+    qtbot.mouseClick(v.widths_edit, Qt.LeftButton)
+    qtbot.keyClick(v.widths_edit, Qt.Key_A, Qt.ControlModifier)
+    qtbot.keyClicks(v.widths_edit, "6,12")
+    qtbot.mouseClick(v.run_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not v.busy(), timeout=180_000)
+    xs, ys, _ = _plotted(v)
+    np.testing.assert_array_equal(xs, [6, 12])
+    v.view.setCurrentIndex(val.VIEWS.index("scaled"))
+    sampled = v._buf.view()[1]
+    theory = solve(*_spec_x(), ["K", "K1"])
+    inf = theory.tensors["K"][2, 0, 0]
+    np.testing.assert_allclose(v.items["sampled"].getData()[1],
+                               [n * (sampled[n].tensors["K"][2, 0, 0] - inf) for n in (6, 12)], rtol=1e-10)
+    np.testing.assert_allclose(v.items["first-order"].getData()[1], theory.tensors["K1"][2, 0, 0], rtol=1e-12)
+    for ext in ("png", "pdf", "svg"):
+        assert v.export_figure(str(tmp_path / f"fig.{ext}"))
+    assert not QImage(str(tmp_path / "fig.png")).isNull()
+    assert (tmp_path / "fig.pdf").read_bytes().startswith(b"%PDF")
+    assert "<svg" in (tmp_path / "fig.svg").read_text()
+    assert v.export_data(str(tmp_path / "data.csv"))
+    back = val.read_curves_csv((tmp_path / "data.csv").read_text())
+    for c in v.curves():
+        np.testing.assert_allclose(back[c.label]["x"], c.x, rtol=1e-15)
+        np.testing.assert_allclose(back[c.label]["y"], c.y, rtol=1e-15)
+    assert v.export_data(str(tmp_path / "r.json"))
+    r = Result.load(tmp_path / "r.json")
+    np.testing.assert_array_equal(r.tensors["K"], sampled[12].tensors["K"])
+    assert not v.export_data(str(tmp_path / "r.txt")) and ".csv or .json" in v.status.text()
+    # the saved result opens as a per-layer plot of the same numbers
+    assert v.open_path(str(tmp_path / "r.json"))
+    assert v.view_name() == "layers"
+    np.testing.assert_allclose(_plotted(v)[1], r.tensors["K"][:, 0, 0], rtol=1e-15)
+
+
+def test_the_canvas_diagram_selects_its_statistic(qtbot, win):
+    from fntk_core.diagrams import library
+
+    entry = library()["V"][0]
+    win.show_diagram(entry.id, entry.diagram)
+    assert win.validation.name() == "V"
+
+
+def test_scaled_view_only_for_leading_tensors():
+    with pytest.raises(ValueError, match="only for K and Theta"):
+        val.across_widths("V", (0, 0, 0, 0), 2, None, {}, scaled=True)
+
+
+def test_a_width_study_from_fntk_study_opens_as_the_width_view(qtbot, tmp_path):
+    """results.json of ``fntk study`` (points over the width): plotted as sampled per width with the theory."""
+    from fntk_app.validation_panel import ValidationPanel
+    from fntk_core.studies.base import Point, write_results_json
+
+    spec, x = _spec_x()
+    predicted = solve(spec, x, ["K", "Theta", "K1", "Theta1"])
+    rng = np.random.default_rng(3)
+    points = []
+    for n in (8, 16, 32):
+        k = predicted.tensors["K"] + rng.normal(0, 0.01, predicted.tensors["K"].shape)
+        sampled = Result(predicted.layers, {"K": k}, {"source": "sampler", "network": spec.to_dict(),
+                                                      "networks_used": 100}, {"K": np.full_like(k, 0.01)})
+        points.append(Point(f"n{n}", {"width": n}, spec, x, n, 100, 0, ("K",), ("K", "K1"), sampled=sampled,
+                            predicted=predicted))
+    path = write_results_json("finite-width-corrections", points, {}, {}, tmp_path)
+    v = ValidationPanel()
+    qtbot.addWidget(v)
+    assert v.open_path(str(path))
+    assert v.view_name() == "widths" and v.name() == "K" and v.layer_spin.value() == 3
+    xs, ys, es = _plotted(v)
+    np.testing.assert_array_equal(xs, [8, 16, 32])
+    np.testing.assert_allclose(ys, [p.sampled.tensors["K"][2, 0, 0] for p in points], rtol=1e-15)
+    np.testing.assert_allclose(es, 0.01, rtol=1e-12)
+    np.testing.assert_allclose(v.items["infinite"].getData()[1], predicted.tensors["K"][2, 0, 0], rtol=1e-15)
+
+
+def test_a_solver_result_is_refused_with_the_reason(qtbot, tmp_path):
+    from fntk_app.validation_panel import ValidationPanel
+
+    solve(*_spec_x(), ["K"]).save(tmp_path / "s.json")
+    v = ValidationPanel()
+    qtbot.addWidget(v)
+    assert not v.open_path(str(tmp_path / "s.json"))
+    assert "not a sampled result" in v.status.text()
