@@ -54,3 +54,23 @@ def test_sub_blocks_equal_the_solve_of_those_inputs(act):
         scale = np.max(np.abs(arr), axis=tuple(range(1, arr.ndim)), keepdims=True)
         np.testing.assert_allclose(block / np.where(scale > 0, scale, 1), arr / np.where(scale > 0, scale, 1),
                                    rtol=0, atol=1e-10, err_msg=name)
+
+
+def test_batch_equals_one_key_at_a_time():
+    """Shared prefixes and dot products give the sums of the products, key by key."""
+    from fntk_core.gaussian.smooth import _batch_on_nodes, leibniz
+
+    act = get_activation("tanh")
+    rng = np.random.default_rng(3)
+    z, w = rng.normal(size=(2000, 3)), rng.uniform(size=2000)
+    choices = [((), 0), ((0,), 0), ((1,), 0), ((0, 1), 0), ((1,), 2), ((0, 2), 1), ((), 1)]
+    keys = [tuple(choices[j] for j in rng.integers(len(choices), size=3)) for _ in range(60)]
+    got = _batch_on_nodes(act, z, w, keys)
+    for key, value in zip(keys, got):
+        prod = w.copy()
+        for c, (orders, nderiv) in enumerate(key):
+            if orders or nderiv:
+                g = sum(mult * np.prod([act.derivative(m)(z[:, c]) for m in t], axis=0)
+                        for t, mult in leibniz(orders, nderiv)) if orders else 0.0
+                prod = prod * g
+        assert value == pytest.approx(float(np.sum(prod)), rel=1e-13, abs=1e-13 * float(np.sum(w)))

@@ -135,11 +135,12 @@ def expect_smooth_batch(activation, cov: np.ndarray, keys, refine: float = 1.0,
 
 
 def _batch_on_nodes(activation, z: np.ndarray, w: np.ndarray, keys) -> np.ndarray:
+    zt = np.ascontiguousarray(z.T)  # one contiguous row per coordinate
     cache: dict[tuple[int, int], np.ndarray] = {}
 
     def column(c: int, m: int) -> np.ndarray:
         if (c, m) not in cache:
-            cache[(c, m)] = activation.derivative(m)(z[:, c])
+            cache[(c, m)] = activation.derivative(m)(zt[c])
         return cache[(c, m)]
 
     groups: dict[tuple[int, tuple[int, ...], int], np.ndarray] = {}
@@ -156,14 +157,25 @@ def _batch_on_nodes(activation, z: np.ndarray, w: np.ndarray, keys) -> np.ndarra
             groups[(c, orders, nderiv)] = g
         return groups[(c, orders, nderiv)]
 
-    out = np.empty(len(keys))
+    # w * g_0 * ... * g_j along the current prefix: keys in sorted order share them, and at
+    # most one array per coordinate is held
+    out = np.zeros(len(keys))
+    todo = []
     for i, key in enumerate(keys):
-        if any(nderiv and not orders for orders, nderiv in key):
-            out[i] = 0.0
+        if not any(nderiv and not orders for orders, nderiv in key):
+            todo.append((tuple((c, tuple(orders), nderiv) for c, (orders, nderiv) in enumerate(key) if orders), i))
+    todo.sort()
+    path: list[tuple[tuple, np.ndarray]] = []  # (factor, w * product of factors so far)
+    for factors, i in todo:
+        if not factors:
+            out[i] = float(np.sum(w))
             continue
-        prod = w
-        for c, (orders, nderiv) in enumerate(key):
-            if orders:
-                prod = prod * group(c, tuple(orders), nderiv)
-        out[i] = float(np.sum(prod))
+        head = factors[:-1]
+        common = 0
+        while common < min(len(path), len(head)) and path[common][0] == head[common]:
+            common += 1
+        del path[common:]
+        for f in head[common:]:
+            path.append((f, (path[-1][1] if path else w) * group(*f)))
+        out[i] = float(np.dot(path[-1][1] if path else w, group(*factors[-1])))
     return out
