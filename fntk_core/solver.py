@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from .errors import NonFiniteError
+from .gaussian import Interrupted
 from .homogeneous import expand, rays
 from .jobs import ProgressCallback, is_cancelled, report
 from .memory import DEFAULT_MAX_MEMORY, MemoryEstimate, check_memory, estimate_memory
@@ -85,6 +86,7 @@ def _needed(names, recursions) -> dict:
 def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfinite: bool, cancel, first, digits):
     """Yield (layer, state) for l = 1..L; stop early when cancelled (after a finished layer).
 
+    ``cancel`` is also polled within a layer's expectations (the layer is then dropped).
     ``first``: for each row of ``xu``, the position of that input in the caller's list (for
     error messages); ``digits``: mpmath working precision, or 0 for float64."""
     recs = tuple(_needed(names, recursions).values())
@@ -107,9 +109,12 @@ def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfi
                 # allow_nonfinite: the recursion is undefined from here on
                 state = {k: np.full_like(v, np.nan) for k, v in state.items()}
             else:
+                poll = None if cancel is None else (lambda: is_cancelled(cancel))
                 try:
                     with np.errstate(all="ignore"):
-                        state = plan.step(act, state["K"], state["Theta"], state, params)
+                        state = plan.step(act, state["K"], state["Theta"], state, params, poll=poll)
+                except Interrupted:  # cancelled within the layer: the finished layers stand
+                    return
                 except (ValueError, FloatingPointError, OverflowError) as exc:
                     bad = _nonfinite(state, names, layer - 1)
                     if bad is not None:
@@ -148,7 +153,7 @@ def iter_solve(
 ) -> Iterator[Result]:
     """Yield one Result per finished layer (layers 1..l, ``meta.partial`` True), the final one last.
 
-    ``cancel`` is polled between layers; when it fires, one more Result holding the finished
+    ``cancel`` is polled between layers and within a layer; when it fires, one more Result holding the finished
     layers is yielded with ``meta["cancelled"] is True`` and the generator ends (no exception).
     Arguments as :func:`solve`.
     """
@@ -175,7 +180,8 @@ def solve(
     are the coefficients of 1/n_{l-1} (zero at l = 1).  ``recursions`` may replace the
     built-in recursions (e.g. the ones assembled from diagrams).  ``progress`` receives a
     :class:`~fntk_core.jobs.Progress` per layer; ``cancel`` (a callable or a
-    threading.Event) is polled between layers: the finished layers are returned with
+    threading.Event) is polled between layers and within a layer's Gaussian expectations:
+    the finished layers are returned with
     ``meta["cancelled"] = True``.  An inf or NaN raises NonFiniteError naming the tensor and
     layer, unless ``allow_nonfinite``.  Before any work the memory the solve needs is
     estimated (:func:`fntk_core.memory.estimate_memory`); above ``max_memory`` bytes (None:

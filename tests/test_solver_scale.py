@@ -74,3 +74,29 @@ def test_batch_equals_one_key_at_a_time():
                         for t, mult in leibniz(orders, nderiv)) if orders else 0.0
                 prod = prod * g
         assert value == pytest.approx(float(np.sum(prod)), rel=1e-13, abs=1e-13 * float(np.sum(w)))
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_cancel_stops_within_a_layer(act, monkeypatch):
+    """A cancel that fires during a layer's expectations stops them at once; layers done stand."""
+    import fntk_core.gaussian as gaussian
+    from fntk_core.gaussian import piecewise, smooth
+
+    work = []
+    for module, name in ((smooth, "expect_smooth_batch"), (piecewise, "expect_piecewise")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real, **k: work.append(1) or _real(*a, **k))
+    monkeypatch.setattr(gaussian, "expect_smooth_batch", smooth.expect_smooth_batch)
+    x = np.random.default_rng(9).normal(size=(4, 3))
+    spec = NetworkSpec(n0=3, depth=3, activation=get_activation(act), c_w=1.5, c_b=0.2)
+    calls = []
+
+    def cancel():
+        calls.append(len(work))
+        return len(calls) >= 3  # the first poll is between layers 1 and 2; the third is inside layer 2
+
+    res = solve(spec, x, cancel=cancel)
+    assert res.meta["cancelled"] is True and res.layers == [1]
+    assert 0 < calls[-1] == len(work)  # work had started in layer 2 and none followed the cancel
+    full = solve(spec, x, tensors=["K"])
+    np.testing.assert_array_equal(res.tensors["K"][0], full.tensors["K"][0])
