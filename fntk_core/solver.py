@@ -7,8 +7,10 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from .errors import NonFiniteError
+from .gaussian import Interrupted
 from .homogeneous import expand, rays
 from .jobs import ProgressCallback, is_cancelled, report
+from .memory import DEFAULT_MAX_MEMORY, MemoryEstimate, check_memory, estimate_memory
 from .precision import extended_gram, working_digits
 from .recursions.compiled import cached_plan
 from .recursions.library import closure, get_recursion
@@ -16,7 +18,7 @@ from .results import Result, ResultMeta, library_versions
 from .spec import NetworkSpec, check_inputs
 from .tensors import DEFAULT_TENSORS, FIRST_ORDER, RANKS, TENSORS
 
-__all__ = ["DEFAULT_TENSORS", "finite_width_prediction", "iter_solve", "solve"]
+__all__ = ["DEFAULT_TENSORS", "finite_width_prediction", "iter_solve", "memory_estimate", "solve"]
 
 
 def _unique_inputs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -75,14 +77,20 @@ def _nonfinite(state: dict, names, layer: int) -> NonFiniteError | None:
     return None
 
 
+def _needed(names, recursions) -> dict:
+    """Every recursion the requested tensors depend on, by name, in dependency order."""
+    source = dict(recursions or {})
+    return {n: source.get(n) or get_recursion(n) for n in closure(names, source)}
+
+
 def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfinite: bool, cancel, first, digits):
     """Yield (layer, state) for l = 1..L; stop early when cancelled (after a finished layer).
 
+    ``cancel`` is also polled within a layer's expectations (the layer is then dropped).
     ``first``: for each row of ``xu``, the position of that input in the caller's list (for
     error messages); ``digits``: mpmath working precision, or 0 for float64."""
-    source = dict(recursions or {})
-    needed = closure(names, source)
-    recs = tuple(source.get(n) or get_recursion(n) for n in needed)
+    recs = tuple(_needed(names, recursions).values())
+    needed = [r.name for r in recs]
     n = xu.shape[0]
     plan = cached_plan(recs, n)
     act = spec.activation
@@ -101,9 +109,12 @@ def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfi
                 # allow_nonfinite: the recursion is undefined from here on
                 state = {k: np.full_like(v, np.nan) for k, v in state.items()}
             else:
+                poll = None if cancel is None else (lambda: is_cancelled(cancel))
                 try:
                     with np.errstate(all="ignore"):
-                        state = plan.step(act, state["K"], state["Theta"], state, params)
+                        state = plan.step(act, state["K"], state["Theta"], state, params, poll=poll)
+                except Interrupted:  # cancelled within the layer: the finished layers stand
+                    return
                 except (ValueError, FloatingPointError, OverflowError) as exc:
                     bad = _nonfinite(state, names, layer - 1)
                     if bad is not None:
@@ -138,15 +149,16 @@ def iter_solve(
     recursions: dict | None = None,
     cancel=None,
     allow_nonfinite: bool = False,
+    max_memory: int | None = DEFAULT_MAX_MEMORY,
 ) -> Iterator[Result]:
     """Yield one Result per finished layer (layers 1..l, ``meta.partial`` True), the final one last.
 
-    ``cancel`` is polled between layers; when it fires, one more Result holding the finished
+    ``cancel`` is polled between layers and within a layer; when it fires, one more Result holding the finished
     layers is yielded with ``meta["cancelled"] is True`` and the generator ends (no exception).
     Arguments as :func:`solve`.
     """
     yield from _run(spec, inputs, tensors, order, recursions=recursions, cancel=cancel,
-                    allow_nonfinite=allow_nonfinite, progress=None, every_layer=True)
+                    allow_nonfinite=allow_nonfinite, progress=None, every_layer=True, max_memory=max_memory)
 
 
 def solve(
@@ -159,6 +171,7 @@ def solve(
     progress: ProgressCallback | None = None,
     cancel=None,
     allow_nonfinite: bool = False,
+    max_memory: int | None = DEFAULT_MAX_MEMORY,
 ) -> Result:
     """Solve the recursions for every layer l = 1..L.
 
@@ -167,18 +180,37 @@ def solve(
     are the coefficients of 1/n_{l-1} (zero at l = 1).  ``recursions`` may replace the
     built-in recursions (e.g. the ones assembled from diagrams).  ``progress`` receives a
     :class:`~fntk_core.jobs.Progress` per layer; ``cancel`` (a callable or a
-    threading.Event) is polled between layers: the finished layers are returned with
+    threading.Event) is polled between layers and within a layer's Gaussian expectations:
+    the finished layers are returned with
     ``meta["cancelled"] = True``.  An inf or NaN raises NonFiniteError naming the tensor and
-    layer, unless ``allow_nonfinite``.
+    layer, unless ``allow_nonfinite``.  Before any work the memory the solve needs is
+    estimated (:func:`fntk_core.memory.estimate_memory`); above ``max_memory`` bytes (None:
+    no limit) it raises :class:`~fntk_core.memory.MemoryLimitError`.
     """
     last = None
     for last in _run(spec, inputs, tensors, order, recursions=recursions, cancel=cancel,
-                     allow_nonfinite=allow_nonfinite, progress=progress, every_layer=False):
+                     allow_nonfinite=allow_nonfinite, progress=progress, every_layer=False, max_memory=max_memory):
         pass
     return last
 
 
-def _run(spec, inputs, tensors, order, *, recursions, cancel, allow_nonfinite, progress, every_layer):
+def memory_estimate(spec: NetworkSpec, inputs, tensors: Iterable[str] = DEFAULT_TENSORS, order: int = 1, *,
+                    recursions: dict | None = None) -> MemoryEstimate:
+    """What :func:`solve` would need for these inputs, without solving (see fntk_core.memory)."""
+    x = check_inputs(inputs, spec.n0)
+    names = _check_names(tensors, recursions, order)
+    xu, inverse = _unique_inputs(x)
+    reps = _one_input_per_ray(spec, xu, inverse)[3]
+    return _estimate(spec, len(x), len(reps), names, recursions, bool(working_digits(spec, xu[reps])))
+
+
+def _estimate(spec, n_inputs, n_solved, names, recursions, extended) -> MemoryEstimate:
+    return estimate_memory(_needed(names, recursions), names, RANKS, n_inputs=n_inputs, n_solved=n_solved,
+                           depth=spec.depth, extended=extended, quadrature=not spec.activation.scale_invariant)
+
+
+def _run(spec, inputs, tensors, order, *, recursions, cancel, allow_nonfinite, progress, every_layer,
+         max_memory=DEFAULT_MAX_MEMORY):
     x = check_inputs(inputs, spec.n0)
     names = _check_names(tensors, recursions, order)
     t0 = time.perf_counter()
@@ -187,6 +219,7 @@ def _run(spec, inputs, tensors, order, *, recursions, cancel, allow_nonfinite, p
     first = np.array([int(np.argmax(inverse == u)) for u in reps])
     xu = xu[reps]
     digits = working_digits(spec, xu)  # nearly parallel inputs: every layer in mpmath
+    check_memory(_estimate(spec, len(x), len(xu), names, recursions, bool(digits)), max_memory)
     history = {name: [] for name in names}
 
     def meta(**flags):

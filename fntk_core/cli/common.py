@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 
@@ -100,37 +99,30 @@ def add_network_arguments(p: argparse.ArgumentParser, *, widths_help: str) -> No
     i = p.add_argument_group("inputs (give --input or --inputs)")
     i.add_argument("--input", action="append", default=[], metavar="x1,x2,...",
                    help="one input vector (repeat for several); negative values: --input=-0.5,1.2")
-    i.add_argument("--inputs", metavar="FILE.json", help='inputs file {"inputs": [[...], [...]]}')
+    i.add_argument("--inputs", metavar="FILE", help='a data set, N x n0: FILE.json ({"inputs": [[...], ...]}), '
+                   'FILE.csv (one input per line) or FILE.npy (docs/formats.md)')
 
 
-def read_inputs_file(path: str) -> list:
-    """The vectors of an inputs file; every failure names the option and the file."""
+def read_inputs_file(path: str) -> np.ndarray:
+    """The inputs of a JSON, CSV or .npy file (fntk_core.datasets); failures name the option and file."""
+    from ..datasets import InputsFileError, read_inputs
+
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise CliError(f"--inputs {path}: not a UTF-8 text file (expected JSON)") from None
-    except OSError as exc:
-        raise CliError(f"--inputs {path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CliError(f"--inputs {path}: not valid JSON ({exc.msg})") from None
-    vectors = data.get("inputs") if isinstance(data, dict) else None
-    if not isinstance(vectors, list) or not vectors or not all(isinstance(v, list) for v in vectors):
-        raise CliError(f'--inputs {path}: expected {{"inputs": [[x1, x2, ...], ...]}}')
-    return vectors
+        return read_inputs(path)
+    except InputsFileError as exc:
+        raise CliError(f"--inputs {exc}") from None
 
 
 def spec_and_inputs_from_args(args) -> tuple[NetworkSpec, np.ndarray]:
     if args.input and args.inputs:
-        raise CliError("give either --input (repeatable) or --inputs FILE.json, not both")
+        raise CliError("give either --input (repeatable) or --inputs FILE, not both")
     if args.inputs:
         vectors = read_inputs_file(args.inputs)
     else:
         vectors = [parse_vector(t) for t in args.input]
-    if not vectors:
-        raise CliError("no inputs: give --input x1,x2,... (repeatable) or --inputs FILE.json")
-    if len({len(v) for v in vectors}) != 1:
+    if len(vectors) == 0:
+        raise CliError("no inputs: give --input x1,x2,... (repeatable) or --inputs FILE")
+    if not args.inputs and len({len(v) for v in vectors}) != 1:
         raise CliError("inputs: all input vectors must have the same dimension")
     x = check_inputs(vectors)
     act = get_activation(args.activation, alpha=args.alpha, formula=args.formula)

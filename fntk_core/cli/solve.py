@@ -1,11 +1,16 @@
 """``fntk solve``: the layer recursions for given inputs, written as an fntk-result."""
 from __future__ import annotations
 
+import argparse
+import sys
+
+from ..memory import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from ..tensors import DEFAULT_TENSORS
 from .common import (add_network_arguments, add_output_arguments, check_out, parse_tensor_list,
                      spec_and_inputs_from_args, tensor_names)
 
 HELP = "solve the layer recursions (docs/theory.md) for given inputs"
+PRINT_ABOVE = 256 * 2**20
 DESCRIPTION = "Solve the recursions for K, Theta and the first-order tensors, layer by layer."
 
 
@@ -16,11 +21,25 @@ def configure(p) -> None:
                    help=f"comma-separated (default {','.join(DEFAULT_TENSORS)}); known: {','.join(tensor_names('solver'))}")
     p.add_argument("--recursions", choices=("builtin", "diagrams"), default="builtin",
                    help="built-in recursions (docs/theory.md) or the ones assembled from Feynman diagrams")
+    p.add_argument("--max-memory", type=memory_size, default=DEFAULT_MAX_MEMORY, metavar="SIZE",
+                   help="refuse a solve whose memory estimate exceeds SIZE (e.g. 500M, 24G; 'none': no limit; "
+                        f"default {format_bytes(DEFAULT_MAX_MEMORY)}); estimates above 256 MiB are printed first")
     add_output_arguments(p)
 
 
+def memory_size(text: str) -> int | None:
+    """argparse type: a size such as 24G, or 'none'."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return parse_bytes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def run(args) -> int:
-    from ..solver import solve
+    from ..memory import check_memory
+    from ..solver import memory_estimate, solve
     from .common import write_result
 
     names = parse_tensor_list(args.tensors)
@@ -31,6 +50,11 @@ def run(args) -> int:
         from ..diagrams import assembled_recursions
 
         recursions = assembled_recursions(names)
-    result = solve(spec, x, tensors=names, recursions=recursions, allow_nonfinite=args.allow_nonfinite)
+    estimate = memory_estimate(spec, x, names, recursions=recursions)
+    if estimate.total > PRINT_ABOVE:
+        print(f"fntk solve: {estimate.describe()}", file=sys.stderr)
+    check_memory(estimate, args.max_memory)
+    result = solve(spec, x, tensors=names, recursions=recursions, allow_nonfinite=args.allow_nonfinite,
+                   max_memory=args.max_memory)
     write_result(result, args.out, args.format)
     return 0

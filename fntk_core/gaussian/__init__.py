@@ -20,8 +20,19 @@ from .smooth import expect_smooth_batch
 Key = tuple[tuple[int, ...], tuple[tuple[tuple[int, ...], int], ...]]
 
 
-def expectations(activation, K: np.ndarray, keys: list[Key]) -> np.ndarray:
-    """Evaluate many expectations under N(0, K); returns an array aligned with keys."""
+class Interrupted(Exception):
+    """``poll`` asked the evaluation to stop (a cancelled job); nothing is returned."""
+
+
+POLL_EVERY = 64  # closed-form keys evaluated between two polls
+
+
+def expectations(activation, K: np.ndarray, keys: list[Key], poll=None) -> np.ndarray:
+    """Evaluate many expectations under N(0, K); returns an array aligned with keys.
+
+    ``poll`` (optional) is called between sets of sample indices (quadrature) or every
+    POLL_EVERY keys (closed forms); when it returns True, :class:`Interrupted` is raised, so
+    a cancelled solve stops within a layer."""
     K = np.asarray(K)
     K = K if K.dtype == object else K.astype(float)  # object: mpmath entries (piecewise only)
     out = np.empty(len(keys), dtype=K.dtype)
@@ -29,6 +40,8 @@ def expectations(activation, K: np.ndarray, keys: list[Key]) -> np.ndarray:
         from .piecewise import expect_piecewise
 
         for i, (coords, groups) in enumerate(keys):
+            if poll is not None and i % POLL_EVERY == POLL_EVERY - 1 and poll():
+                raise Interrupted
             idx = np.array(coords)
             out[i] = expect_piecewise(K[np.ix_(idx, idx)], groups, activation.slopes)
         return out
@@ -36,6 +49,8 @@ def expectations(activation, K: np.ndarray, keys: list[Key]) -> np.ndarray:
     for i, (coords, _) in enumerate(keys):
         by_coords[coords].append(i)
     for coords, positions in by_coords.items():
+        if poll is not None and poll():
+            raise Interrupted
         idx = np.array(coords)
         vals = expect_smooth_batch(activation, K[np.ix_(idx, idx)], [keys[p][1] for p in positions])
         out[positions] = vals

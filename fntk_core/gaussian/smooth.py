@@ -55,21 +55,40 @@ def gauss_nodes(cov: np.ndarray, refine: float = 1.0, chunk: int = CHUNK) -> Ite
         yield np.zeros((1, d)), np.ones(1)
         return
     axes = [_axis(lam, k, refine) for lam in evals[keep]]
-    rest = int(np.prod([len(a[0]) for a in axes[1:]]))
-    if rest * len(axes[0][0]) > MAX_NODES:
+    if int(np.prod([len(a[0]) for a in axes])) > MAX_NODES:
         raise ValueError(f"a kernel of scale {scale:.3g} needs more than {MAX_NODES} quadrature nodes for "
                          "an activation that keeps structure at every |z| (no asymptotic regime)")
     basis = evecs[:, keep] * np.sqrt(evals[keep])
-    step = max(1, chunk // max(rest, 1))
-    for lo in range(0, len(axes[0][0]), step):
-        first = (axes[0][0][lo:lo + step], axes[0][1][lo:lo + step])
-        part = [first] + axes[1:]
-        us = np.meshgrid(*[a[0] for a in part], indexing="ij")
-        ws = np.meshgrid(*[a[1] for a in part], indexing="ij")
-        u = np.stack([g.ravel() for g in us], axis=1)
-        wts = np.prod(np.stack([g.ravel() for g in ws], axis=1), axis=1)
-        inside = np.sum(u * u, axis=1) <= HALF_RANGE**2  # a ball, not a cube: the corners weigh nothing
-        yield u[inside] @ basis.T, wts[inside]
+    # The trailing axes once, sorted by |u|^2: a ball, not a cube (the corners weigh nothing),
+    # so the nodes inside for a first coordinate u0 are a prefix, |u_tail|^2 <= R^2 - u0^2.
+    tail_r2, tail_w = np.zeros(()), np.ones(())
+    for u_k, w_k in axes[1:]:
+        tail_r2 = np.add.outer(tail_r2, u_k * u_k)
+        tail_w = np.multiply.outer(tail_w, w_k)
+    tail_r2 = tail_r2.ravel()
+    order = np.argsort(tail_r2, kind="stable")
+    order = order[tail_r2[order] <= HALF_RANGE**2]
+    tail_r2, tail_w = tail_r2[order], tail_w.ravel()[order]
+    tail_z = np.zeros((len(order), d))
+    for c, (ix, (u_k, _)) in enumerate(zip(np.unravel_index(order, [len(a[0]) for a in axes[1:]]) if k > 1 else (),
+                                           axes[1:]), 1):
+        tail_z += np.multiply.outer(u_k[ix], basis[:, c])
+    counts = np.searchsorted(tail_r2, HALF_RANGE**2 - axes[0][0] ** 2, side="right")
+    lo = 0
+    while lo < len(counts):
+        hi = lo + 1
+        total = int(counts[lo])
+        while hi < len(counts) and total + counts[hi] <= chunk:
+            total += int(counts[hi])
+            hi += 1
+        zs, ws = [], []
+        for u0, w0, m in zip(axes[0][0][lo:hi], axes[0][1][lo:hi], counts[lo:hi]):
+            if m:
+                zs.append(tail_z[:m] + u0 * basis[:, 0])
+                ws.append(w0 * tail_w[:m])
+        if zs:
+            yield np.concatenate(zs), np.concatenate(ws)
+        lo = hi
 
 
 def node_chunks(activation, cov: np.ndarray, refine: float = 1.0, method: str = "auto"):
@@ -116,11 +135,12 @@ def expect_smooth_batch(activation, cov: np.ndarray, keys, refine: float = 1.0,
 
 
 def _batch_on_nodes(activation, z: np.ndarray, w: np.ndarray, keys) -> np.ndarray:
+    zt = np.ascontiguousarray(z.T)  # one contiguous row per coordinate
     cache: dict[tuple[int, int], np.ndarray] = {}
 
     def column(c: int, m: int) -> np.ndarray:
         if (c, m) not in cache:
-            cache[(c, m)] = activation.derivative(m)(z[:, c])
+            cache[(c, m)] = activation.derivative(m)(zt[c])
         return cache[(c, m)]
 
     groups: dict[tuple[int, tuple[int, ...], int], np.ndarray] = {}
@@ -137,14 +157,25 @@ def _batch_on_nodes(activation, z: np.ndarray, w: np.ndarray, keys) -> np.ndarra
             groups[(c, orders, nderiv)] = g
         return groups[(c, orders, nderiv)]
 
-    out = np.empty(len(keys))
+    # w * g_0 * ... * g_j along the current prefix: keys in sorted order share them, and at
+    # most one array per coordinate is held
+    out = np.zeros(len(keys))
+    todo = []
     for i, key in enumerate(keys):
-        if any(nderiv and not orders for orders, nderiv in key):
-            out[i] = 0.0
+        if not any(nderiv and not orders for orders, nderiv in key):
+            todo.append((tuple((c, tuple(orders), nderiv) for c, (orders, nderiv) in enumerate(key) if orders), i))
+    todo.sort()
+    path: list[tuple[tuple, np.ndarray]] = []  # (factor, w * product of factors so far)
+    for factors, i in todo:
+        if not factors:
+            out[i] = float(np.sum(w))
             continue
-        prod = w
-        for c, (orders, nderiv) in enumerate(key):
-            if orders:
-                prod = prod * group(c, tuple(orders), nderiv)
-        out[i] = float(np.sum(prod))
+        head = factors[:-1]
+        common = 0
+        while common < min(len(path), len(head)) and path[common][0] == head[common]:
+            common += 1
+        del path[common:]
+        for f in head[common:]:
+            path.append((f, (path[-1][1] if path else w) * group(*f)))
+        out[i] = float(np.dot(path[-1][1] if path else w, group(*factors[-1])))
     return out

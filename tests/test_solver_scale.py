@@ -1,0 +1,102 @@
+"""The solver at many inputs: the same numbers as the plain constructions, block by block."""
+import numpy as np
+import pytest
+
+from fntk_core import NetworkSpec, get_activation
+from fntk_core.gaussian.smooth import HALF_RANGE, _axis, gauss_nodes
+from fntk_core.solver import solve
+
+
+def _plain_nodes(cov):
+    """The uniform rule written out: the full cube of nodes in the eigenbasis, then the ball."""
+    evals, evecs = np.linalg.eigh(cov)
+    keep = evals > 1e-13 * np.max(np.abs(evals))
+    axes = [_axis(lam, int(keep.sum()), 1.0) for lam in evals[keep]]
+    u = np.stack([g.ravel() for g in np.meshgrid(*[a[0] for a in axes], indexing="ij")], axis=1)
+    w = np.prod(np.stack([g.ravel() for g in np.meshgrid(*[a[1] for a in axes], indexing="ij")], axis=1), axis=1)
+    inside = np.sum(u * u, axis=1) <= HALF_RANGE**2
+    return u[inside] @ (evecs[:, keep] * np.sqrt(evals[keep])).T, w[inside]
+
+
+def _canonical(z, w):
+    order = np.lexsort(np.round(z, 9).T[::-1])
+    return z[order], w[order]
+
+
+@pytest.mark.parametrize("d, chunk", [(1, 1 << 18), (2, 1 << 18), (3, 1 << 18), (4, 1 << 18), (2, 300), (3, 3000)])
+def test_nodes_are_the_plain_rule(d, chunk):
+    rng = np.random.default_rng(d)
+    a = rng.normal(size=(d, d))
+    cov = a @ a.T / d + 0.3 * np.eye(d)
+    if d == 3:  # collinear inputs: one dimension drops
+        cov[2], cov[:, 2] = cov[1], cov[1]
+    parts = list(gauss_nodes(cov, chunk=chunk))
+    z = np.concatenate([p[0] for p in parts])
+    w = np.concatenate([p[1] for p in parts])
+    zr, wr = _plain_nodes(cov)
+    assert z.shape == zr.shape
+    (z, w), (zr, wr) = _canonical(z, w), _canonical(zr, wr)
+    np.testing.assert_allclose(z, zr, rtol=0, atol=1e-12 * np.max(np.abs(zr)))
+    np.testing.assert_allclose(w, wr, rtol=1e-14)
+    if chunk == 1 << 18:  # memory stays bounded: no chunk above the limit (every slice fits in one)
+        assert max(len(p[1]) for p in parts) <= chunk
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_sub_blocks_equal_the_solve_of_those_inputs(act):
+    x = np.random.default_rng(7).normal(size=(5, 3))
+    spec = NetworkSpec(n0=3, depth=3, activation=get_activation(act), c_w=1.5, c_b=0.2)
+    full = solve(spec, x)
+    sub = [4, 1, 2]
+    part = solve(spec, x[sub])
+    for name, arr in part.tensors.items():
+        block = full.tensors[name][np.ix_(*([np.arange(3)] + [sub] * (arr.ndim - 1)))]
+        scale = np.max(np.abs(arr), axis=tuple(range(1, arr.ndim)), keepdims=True)
+        np.testing.assert_allclose(block / np.where(scale > 0, scale, 1), arr / np.where(scale > 0, scale, 1),
+                                   rtol=0, atol=1e-10, err_msg=name)
+
+
+def test_batch_equals_one_key_at_a_time():
+    """Shared prefixes and dot products give the sums of the products, key by key."""
+    from fntk_core.gaussian.smooth import _batch_on_nodes, leibniz
+
+    act = get_activation("tanh")
+    rng = np.random.default_rng(3)
+    z, w = rng.normal(size=(2000, 3)), rng.uniform(size=2000)
+    choices = [((), 0), ((0,), 0), ((1,), 0), ((0, 1), 0), ((1,), 2), ((0, 2), 1), ((), 1)]
+    keys = [tuple(choices[j] for j in rng.integers(len(choices), size=3)) for _ in range(60)]
+    got = _batch_on_nodes(act, z, w, keys)
+    for key, value in zip(keys, got):
+        prod = w.copy()
+        for c, (orders, nderiv) in enumerate(key):
+            if orders or nderiv:
+                g = sum(mult * np.prod([act.derivative(m)(z[:, c]) for m in t], axis=0)
+                        for t, mult in leibniz(orders, nderiv)) if orders else 0.0
+                prod = prod * g
+        assert value == pytest.approx(float(np.sum(prod)), rel=1e-13, abs=1e-13 * float(np.sum(w)))
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_cancel_stops_within_a_layer(act, monkeypatch):
+    """A cancel that fires during a layer's expectations stops them at once; layers done stand."""
+    import fntk_core.gaussian as gaussian
+    from fntk_core.gaussian import piecewise, smooth
+
+    work = []
+    for module, name in ((smooth, "expect_smooth_batch"), (piecewise, "expect_piecewise")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _real=real, **k: work.append(1) or _real(*a, **k))
+    monkeypatch.setattr(gaussian, "expect_smooth_batch", smooth.expect_smooth_batch)
+    x = np.random.default_rng(9).normal(size=(4, 3))
+    spec = NetworkSpec(n0=3, depth=3, activation=get_activation(act), c_w=1.5, c_b=0.2)
+    calls = []
+
+    def cancel():
+        calls.append(len(work))
+        return len(calls) >= 3  # the first poll is between layers 1 and 2; the third is inside layer 2
+
+    res = solve(spec, x, cancel=cancel)
+    assert res.meta["cancelled"] is True and res.layers == [1]
+    assert 0 < calls[-1] == len(work)  # work had started in layer 2 and none followed the cancel
+    full = solve(spec, x, tensors=["K"])
+    np.testing.assert_array_equal(res.tensors["K"][0], full.tensors["K"][0])
