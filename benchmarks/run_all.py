@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-for script in ("solver.py", "sampler.py", "sampler_devices.py"):
+for script in ("solver.py", "sampler.py", "sampler_devices.py", "app_startup.py"):
     print(f"== {script}", flush=True)
     rc = subprocess.call([sys.executable, str(HERE / script)])
     if rc:
