@@ -56,9 +56,11 @@ def run(stdin, stdout) -> int:
 
             emit({"theory": solve(spec, x, job["theory"], cancel=cancel).to_json_dict()})
         total = networks * len(widths)
+        devices = job.get("devices", "1")
+        devices = None if devices == "1" else devices if devices == "all" else int(devices)
         for k, n in enumerate(widths):
             s = SamplingSession(spec, x, networks=networks, width=n, tensors=job["tensors"], seed=int(job["seed"]),
-                                dtype=job["dtype"])
+                                dtype=job["dtype"], devices=devices)
             s.start()  # TensorFlow is imported here
             emit({"device": s.tfinfo.get("device")})
             last = time.perf_counter()

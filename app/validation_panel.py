@@ -222,6 +222,10 @@ class ValidationPanel(QWidget):
         self.dtype = QComboBox()
         self.dtype.addItems(["float64", "float32"])
         self.dtype.setToolTip("Floating-point type of the sampled networks (float32 is faster on GPUs)")
+        self.devices = QComboBox()
+        self.devices.addItems(["1 device", "2 devices", "4 devices", "all devices"])
+        self.devices.setToolTip("Spread each ensemble over local devices (tf.distribute): GPUs, or logical CPU "
+                                "devices without GPUs; the same seed gives the same estimates on any number")
         self.run_button = QPushButton("&Run")
         self.run_button.setToolTip("Sample networks now (a running sampling is cancelled)")
         self.run_button.clicked.connect(self.run)
@@ -276,7 +280,7 @@ class ValidationPanel(QWidget):
         grid.addWidget(QLabel("Sample"), 1, 0)
         row1 = QHBoxLayout()
         for w in (self.width_spin, QLabel("widths"), self.widths_edit, QLabel("networks"), self.networks_spin,
-                  self.seed_spin, self.dtype, self.run_button, self.cancel_button):
+                  self.seed_spin, self.dtype, self.devices, self.run_button, self.cancel_button):
             row1.addWidget(w)
         grid.addLayout(row1, 1, 1, 1, 2)
         files = QHBoxLayout()
@@ -403,7 +407,8 @@ class ValidationPanel(QWidget):
         self.cancel_button.setEnabled(True)
         job = {"theory": val.theory_tensors(name), "network": self._spec.to_dict(),
                "inputs": np.asarray(self._inputs).tolist(), "widths": widths, "networks": self.networks_spin.value(),
-               "seed": self.seed_spin.value(), "dtype": self.dtype.currentText(), "tensors": [name]}
+               "seed": self.seed_spin.value(), "dtype": self.dtype.currentText(), "tensors": [name],
+               "devices": self.devices.currentText().split()[0]}
         try:
             self.proc = SamplingProcess(job, self._buf, self)
         except FntkError as exc:

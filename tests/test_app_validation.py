@@ -117,6 +117,32 @@ def test_a_run_from_the_window_plots_the_samplers_result_without_stalling(qtbot,
     assert_no_stall(stall)
 
 
+@pytest.mark.slow
+def test_two_devices_plot_the_same_estimates_as_one(qtbot, win):
+    """The devices choice spreads the ensemble over two logical CPU devices (in the sampling
+    process); the same seed gives the same estimates as one device."""
+    from fntk_core.sampling import sample
+
+    v = win.validation
+    v.view.setCurrentIndex(val.VIEWS.index("layers"))
+    v.networks_spin.setValue(64)
+    v.width_spin.setValue(6)
+    v.seed_spin.setValue(5)
+    v.devices.setFocus()
+    qtbot.keyClicks(v.devices, "2")
+    assert v.devices.currentText() == "2 devices"
+    qtbot.mouseClick(v.run_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not v.busy(), timeout=180_000)
+    assert v.status.text().startswith("sampled"), v.status.text()
+    r = v._buf.view()[1][6]
+    assert r.meta["replicas"] == 2
+    spec, x = _spec_x()
+    ref = sample(spec, x, networks=64, width=6, tensors=["K"], seed=5)
+    _, ys, es = _plotted(v)
+    np.testing.assert_allclose(ys, ref.tensors["K"][:, 0, 0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(es, ref.stderr["K"][:, 0, 0], rtol=1e-12, atol=1e-15)
+
+
 def test_cancel_halfway_keeps_and_plots_the_partial_result(qtbot, win):
     v = win.validation
     v.view.setCurrentIndex(val.VIEWS.index("layers"))
