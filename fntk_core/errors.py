@@ -21,3 +21,8 @@ class NonFiniteError(FntkError, ValueError):
         super().__init__(message)
         self.tensor = tensor
         self.layer = layer
+
+
+class DegenerateInputsError(FntkError, ValueError):
+    """Inputs for which a statistic has no value (a vanishing kernel, or exactly parallel
+    preactivations under the ReLU family's delta functions); the message names the inputs."""

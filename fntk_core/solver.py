@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from .errors import NonFiniteError
+from .errors import DegenerateInputsError, NonFiniteError
 from .gaussian import Interrupted
 from .homogeneous import expand, rays
 from .jobs import ProgressCallback, is_cancelled, report
@@ -119,8 +119,8 @@ def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfi
                     bad = _nonfinite(state, names, layer - 1)
                     if bad is not None:
                         raise bad from None
-                    raise ValueError(f"layer {layer - 1} -> {layer}: {exc}. "
-                                     + _degenerate_inputs(state["K"], first, layer - 1, spec)) from None
+                    raise DegenerateInputsError(f"layer {layer - 1} -> {layer}: {exc}. "
+                                                + _degenerate_inputs(state["K"], first, layer - 1, spec)) from None
         if not allow_nonfinite:
             bad = _nonfinite(state, names, layer)
             if bad is not None:
@@ -251,10 +251,11 @@ def _one_input_per_ray(spec: NetworkSpec, xu: np.ndarray, inverse):
     elif act.scale_invariant and act.slopes[0] != act.slopes[1] and not any(spec.c_b):
         for r, b in rays(xu)[2]:
             i, j = (int(np.argmax(inverse == u)) for u in (r, b))
-            raise ValueError(f"Inputs {i} and {j} are parallel and C_b = 0 but lambda_b != 0: the NTK is then "
-                             "not homogeneous in the inputs, so they cannot be solved as one ray, and for exactly "
-                             "parallel preactivations the ReLU family's products of delta functions diverge; "
-                             "perturb one input, add a bias (C_b > 0) in layer 1, or set lambda_b = 0")
+            raise DegenerateInputsError(
+                f"Inputs {i} and {j} are parallel and C_b = 0 but lambda_b != 0: the NTK is then "
+                "not homogeneous in the inputs, so they cannot be solved as one ray, and for exactly "
+                "parallel preactivations the ReLU family's products of delta functions diverge; "
+                "perturb one input, add a bias (C_b > 0) in layer 1, or set lambda_b = 0")
     reps = np.unique(ray)
     slot = np.zeros(len(xu), dtype=np.intp)
     slot[reps] = np.arange(len(reps))

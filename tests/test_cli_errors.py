@@ -246,3 +246,12 @@ def test_nonfinite_result_is_an_error_unless_allowed(tmp_path, capsys):
     assert not (tmp_path / "r.json").exists()
     assert main(argv + ["--allow-nonfinite"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["tensors"]["K"][1][0][0] == "inf"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--activation", "relu", "--input=0,0", "--input=1,1"], "Input 0: its kernel vanishes"),
+    (["--activation", "leaky_relu", "--lambda-b", "1", "--input=1,1", "--input=2,2"], "Inputs 0 and 1 are parallel"),
+])
+def test_inputs_without_an_answer_are_one_line_errors(argv, message, capsys):
+    """Degenerate inputs are the user's to change: a one-line error naming them, no traceback."""
+    assert message in _error(["solve", "--cw", "2", "--depth", "3", *argv], capsys)
