@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -39,6 +39,7 @@ from fntk_core.tensors import TENSORS
 
 from . import qtfix, settings
 from .runner import Runner
+from .plot_palette import apply_palette
 
 DEBOUNCE_MS = 250
 
@@ -155,14 +156,7 @@ class ResultsPanel(QWidget):
 
     # -- the system's light or dark palette -------------------------------------
     def _apply_palette(self):
-        pal = self.palette()
-        self.plot.setBackground(pal.color(QPalette.Base))
-        text = pal.color(QPalette.Text)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setPen(text)
-            self.plot.getAxis(axis).setTextPen(text)
-        self.plot.getPlotItem().titleLabel.setAttr("color", text)
-        self.legend.setLabelTextColor(text)
+        apply_palette(self.plot, self.legend, self.palette())
         self.redraw()
 
     def changeEvent(self, event):

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEventLoop, QObject, QSocketNotifier, Qt, QTimer, Signal
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -45,6 +44,7 @@ from fntk_core.studies.base import parse_int_list
 from fntk_core.tensors import SAMPLER_TENSORS, TENSORS
 
 from . import qtfix, sampling_worker, settings
+from .plot_palette import apply_palette
 
 REDRAW_MS = 50          # at most 20 redraws a second
 COLOURS = {"sampled": "#1f77b4", "infinite": "#7f7f7f", "first-order": "#d62728", "coefficient": "#d62728"}
@@ -314,14 +314,7 @@ class ValidationPanel(QWidget):
 
     # -- palette ----------------------------------------------------------------
     def _apply_palette(self):
-        pal = self.palette()
-        self.plot.setBackground(pal.color(QPalette.Base))
-        text = pal.color(QPalette.Text)
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setPen(text)
-            self.plot.getAxis(axis).setTextPen(text)
-        self.plot.getPlotItem().titleLabel.setAttr("color", text)
-        self.legend.setLabelTextColor(text)
+        apply_palette(self.plot, self.legend, self.palette())
 
     def changeEvent(self, event):
         if event.type() == event.Type.PaletteChange:

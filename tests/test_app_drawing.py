@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QToolButton
 
 from fntk_core.diagrams import Diagram, library
@@ -22,12 +22,8 @@ WAIT = 20_000
 
 
 @pytest.fixture(autouse=True)
-def own_places(tmp_path, monkeypatch):
-    """Settings and autosaves of the tests away from the user's."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(tmp_path / "settings"))
-    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+def _own_places(own_places):
+    """Every test of this file keeps its settings and autosaves in its own folder."""
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 from PySide6.QtGui import QImage
 
 from fntk_core import validation as val
@@ -19,9 +19,8 @@ NET = {"activation": "gelu", "depth": "3", "c_w": "1.98305826", "inputs": [["1",
 
 
 @pytest.fixture(autouse=True)
-def own_settings(tmp_path):
-    QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(tmp_path / "settings"))
-    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+def _own_places(own_places):
+    """Every test of this file keeps its settings and autosaves in its own folder."""
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QLineEdit, QMessageBox, QWidget
 
@@ -28,10 +28,8 @@ LIB = ROOT / "resources" / "diagrams"
 
 
 @pytest.fixture(autouse=True)
-def own_settings(tmp_path):
-    """Keep QSettings of the tests away from the user's."""
-    QSettings.setPath(QSettings.NativeFormat, QSettings.UserScope, str(tmp_path / "settings"))
-    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+def _own_places(own_places):
+    """Every test of this file keeps its settings and autosaves in its own folder."""
 
 
 @pytest.fixture
