@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             win.emphasize(args.panel)
         win.focus_panel(args.panel)
     if not args.screenshot:
-        return app.exec()
+        return app.exec()  # ok-eval: the Qt event loop, not Python exec
     if args.panel == "validation" and not validation_run(win):
         return 1
     return screenshot(win, args.screenshot, args.size)

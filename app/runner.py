@@ -84,7 +84,7 @@ class Runner(QObject):
         self.finished.connect(loop.quit)
         self.failed.connect(loop.quit)
         QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
+        loop.exec()  # ok-eval: the Qt event loop, not Python exec
         self.finished.disconnect(loop.quit)
         self.failed.disconnect(loop.quit)
         return not self._busy

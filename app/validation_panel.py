@@ -439,7 +439,7 @@ class ValidationPanel(QWidget):
         self.proc.finished.connect(loop.quit)
         self.proc.failed.connect(loop.quit)
         QTimer.singleShot(timeout_ms, loop.quit)
-        loop.exec()
+        loop.exec()  # ok-eval: the Qt event loop, not Python exec
         return self.proc is None
 
     def _on_progress(self, p: Progress):

@@ -1,5 +1,6 @@
 """Bad input and failures on the command line: one clear line naming the option, nothing lost."""
 import importlib
+import importlib.util
 import json
 import os
 import signal
@@ -219,7 +220,8 @@ def test_no_subcommand_opens_the_app(monkeypatch):
 
 
 def test_app_without_pyside6_says_so(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "PySide6", None)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "PySide6" else real(name, *a))
     assert "the desktop app needs PySide6" in _error(["--reset-settings"], capsys)
 
 

@@ -7,6 +7,7 @@ user errors too.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 
@@ -45,12 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def open_app(argv: list[str]) -> int:
-    """Hand the command line to the desktop app (imported only now: it needs PySide6)."""
-    try:
-        import PySide6  # noqa: F401
-    except ImportError:
+    """Hand the command line to the desktop app (imported only now: it needs PySide6).
+
+    The core never imports Qt itself: it only asks whether PySide6 is installed."""
+    if importlib.util.find_spec("PySide6") is None:
         raise FntkError("the desktop app needs PySide6 (pip install PySide6-Essentials); "
-                        "the subcommands work without it, see fntk --help") from None
+                        "the subcommands work without it, see fntk --help")
     try:
         from fntk_app.launch import main as launch
     except ImportError as exc:
