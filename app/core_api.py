@@ -1,8 +1,4 @@
-"""The one place where the diagram widgets call fntk_core (its public API, CONTRACT.md).
-
-Where a CONTRACT function is still missing from the core, the closest existing API
-is used inside a ``# PENDING-CORE`` block, so that switching over is a deletion.
-"""
+"""The one place where the diagram widgets call fntk_core (its public API)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -127,12 +123,7 @@ def recursion_latex(name: str) -> str:
 
 
 def tex_document(name: str) -> str:
-    """A pdfLaTeX document: the recursion of ``name``, then each library diagram as TikZ-Feynman with its value."""
-    from fntk_core.export.statistic import diagram_caption
-    from fntk_core.export.tikz import COMPAT, legend_latex, tikz_snippet
+    """A pdfLaTeX document: the recursion of ``name``, then each diagram as TikZ-Feynman with its value."""
+    from fntk_core.export.statistic import statistic_document
 
-    body = [recursion_latex(name), legend_latex()]
-    for e in entries(name):
-        body += [rf"\noindent {diagram_caption(e)}\par\medskip", tikz_snippet(e.diagram, e.id), r"\par\bigskip"]
-    # PENDING-CORE: one document function in fntk_core.export (branch diagrams) should own this assembly
-    return _latex.latex_document("\n".join(body), "\\usepackage{tikz-feynman}\n" + COMPAT + "\n")
+    return statistic_document(name)

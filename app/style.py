@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
@@ -17,11 +16,9 @@ FORMAT = "fntk-style"
 
 
 def _style_text() -> str:
-    """The text of style.json: the packaged resource once fntk_core.resources exists, else the source tree's."""
-    try:  # CONTRACT: fntk_core.resources.resource_path (branch cli)
-        from fntk_core.resources import resource_path
-    except ImportError:
-        return (Path(__file__).resolve().parents[1] / "resources" / "style.json").read_text(encoding="utf-8")
+    """The text of the packaged style.json (fntk_resources)."""
+    from fntk_core.resources import resource_path
+
     return resource_path("style.json").read_text(encoding="utf-8")
 
 

@@ -96,7 +96,7 @@ def test_progress_reaches_the_status_bar(qtbot, win):
     _retype(qtbot, win.network.edits["depth"], "30")
     qtbot.waitUntil(lambda: win.results.result().layers[-1] == 30 and not win.results.runner.busy(), timeout=60_000)
     done = [p for p in seen if p is not None]
-    # iter_solve reports layers as they finish (the stand-in reports once at the end)
+    # iter_solve reports every layer as it finishes
     assert done and done[-1].total == 30 and done[-1].done == 30 and done[-1].stage == "solve"
     assert seen[-1] is None and not win.progress.isVisible()
 

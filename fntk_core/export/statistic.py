@@ -12,7 +12,7 @@ from ..diagrams.io import diagram_to_json
 from ..diagrams.model import DiagramError
 from ..diagrams.rules import STATISTICS
 from .latex import FntkLatexPrinter, latex_document, recursion_latex, translation_latex
-from .tikz import tikz_document, tikz_snippet
+from .tikz import COMPAT, legend_latex, tikz_document, tikz_snippet
 
 
 def _found(name: str):
@@ -45,6 +45,16 @@ def statistic_tikz(name: str) -> str:
     found = _found(name)
     caps = [diagram_caption(e) for e in found]
     return tikz_document([tikz_snippet(e.diagram, e.translation.source) for e in found], caps)
+
+
+def statistic_document(name: str) -> str:
+    """One pdfLaTeX document: the recursion of ``name``, the line legend, then each of its
+    diagrams as TikZ-Feynman captioned with its value (the app's "Export .tex")."""
+    body = [recursion_latex(assembled_recursion(name)), legend_latex()]
+    for e in _found(name):
+        body += [rf"\noindent {diagram_caption(e)}\par\medskip", tikz_snippet(e.diagram, e.translation.source),
+                 r"\par\bigskip"]
+    return latex_document("\n".join(body), "\\usepackage{tikz-feynman}\n" + COMPAT + "\n")
 
 
 def statistic_lines(name: str) -> list[str]:
