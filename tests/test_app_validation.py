@@ -98,7 +98,7 @@ def test_a_run_from_the_window_plots_the_samplers_result_without_stalling(qtbot,
     meter = StallMeter()
     qtbot.mouseClick(v.run_button, Qt.LeftButton)
     assert v.busy()
-    qtbot.waitUntil(lambda: not v.busy(), timeout=180_000)
+    qtbot.waitUntil(lambda: not v.busy(), timeout=300_000)
     stall = meter.stop()
     assert "CPU" in v.device.text()
     spec, x = _spec_x()
@@ -131,7 +131,7 @@ def test_two_devices_plot_the_same_estimates_as_one(qtbot, win):
     qtbot.keyClicks(v.devices, "2")
     assert v.devices.currentText() == "2 devices"
     qtbot.mouseClick(v.run_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not v.busy(), timeout=180_000)
+    qtbot.waitUntil(lambda: not v.busy(), timeout=300_000)
     assert v.status.text().startswith("sampled"), v.status.text()
     r = v._buf.view()[1][6]
     assert r.meta["replicas"] == 2
@@ -150,7 +150,7 @@ def test_cancel_halfway_keeps_and_plots_the_partial_result(qtbot, win):
     meter = StallMeter()
     qtbot.mouseClick(v.run_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: v.progress_bar.value() >= 500 and v.items["sampled"].getData()[1] is not None
-                    and len(v.items["sampled"].getData()[1]) == 3, timeout=180_000)
+                    and len(v.items["sampled"].getData()[1]) == 3, timeout=300_000)
     qtbot.mouseClick(v.cancel_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: not v.busy(), timeout=60_000)
     stall = meter.stop()
@@ -171,7 +171,7 @@ def test_width_views_exports_and_reopening(qtbot, win, tmp_path):
     qtbot.keyClick(v.widths_edit, Qt.Key_A, Qt.ControlModifier)
     qtbot.keyClicks(v.widths_edit, "6,12")
     qtbot.mouseClick(v.run_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not v.busy(), timeout=180_000)
+    qtbot.waitUntil(lambda: not v.busy(), timeout=300_000)
     xs, ys, _ = _plotted(v)
     np.testing.assert_array_equal(xs, [6, 12])
     v.view.setCurrentIndex(val.VIEWS.index("scaled"))
