@@ -96,6 +96,7 @@ class LibraryPanel(QWidget):
         self._pending: list[QTreeWidgetItem] = []
         self._idle = QTimer(self, interval=0)
         self._idle.timeout.connect(self._icon_step)
+        mathtext.warm_up()
         self._populate()
         self.tree.itemExpanded.connect(self._fill)
         self.filter.textChanged.connect(self.apply_filter)
@@ -121,6 +122,10 @@ class LibraryPanel(QWidget):
         if not self._pending:
             self._idle.stop()
             return
+        if not mathtext.ready():   # wait for the parser's start-up in the background, not here
+            self._idle.setInterval(20)
+            return
+        self._idle.setInterval(0)
         top = self._pending.pop(0)
         top.setIcon(0, math_icon(core_api.tensor_tex(top.data(0, ROLE_ID)), self, 13))
 
@@ -139,6 +144,7 @@ class LibraryPanel(QWidget):
 
     def finish_icons(self) -> None:
         """Render every pending symbol now (screenshots, tests)."""
+        mathtext.wait_ready()
         while self._pending:
             self._icon_step()
 

@@ -5,9 +5,14 @@ formula into a coverage mask, which becomes the alpha channel of a QImage in the
 requested colour.  Pixmaps are cached, so redrawing a scene costs nothing, and
 carry a device-pixel ratio, so they stay sharp on high-DPI screens and when the
 canvas is zoomed in.
+
+matplotlib builds its mathtext grammar and loads its fonts on the first parse
+(about 0.3 s); ``warm_up`` does that in a background thread so the window never
+waits for it, and ``ready`` tells idle-time renderers whether to go on.
 """
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -18,6 +23,32 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPixma
 
 _PARSER = MathTextParser("agg")
 _BASE_DPI = 72.0  # at ratio 1, 1 pt = 1 logical pixel
+_warm = threading.Event()
+_warming: threading.Thread | None = None
+
+
+def warm_up() -> None:
+    """Build the parser and load the fonts off the GUI thread (once; later calls do nothing)."""
+    global _warming
+    if _warming is None and not _warm.is_set():
+        def first_parse():
+            try:
+                _PARSER.parse("$K^{\\{1\\}}_{\\alpha}$", dpi=_BASE_DPI, prop=FontProperties(size=12))
+            finally:
+                _warm.set()
+        _warming = threading.Thread(target=first_parse, name="mathtext warm-up", daemon=True)
+        _warming.start()
+
+
+def ready() -> bool:
+    """Whether a render now costs milliseconds rather than the parser's start-up."""
+    return _warm.is_set()
+
+
+def wait_ready() -> None:
+    """Block until a started warm-up is done (the parser is not thread-safe: one parse at a time)."""
+    if _warming is not None:
+        _warm.wait()
 
 
 class MathTextError(ValueError):
@@ -31,6 +62,7 @@ def _as_math(tex: str) -> str:
 
 @lru_cache(maxsize=2048)
 def _render(tex: str, size: float, color: str, ratio: float) -> QImage:
+    wait_ready()
     try:
         parsed = _PARSER.parse(tex, dpi=_BASE_DPI * ratio, prop=FontProperties(size=size))
     except ValueError as exc:  # mathtext reports parse errors as ValueError

@@ -77,6 +77,7 @@ class RecursionPanel(QWidget):
         self._pending: list = []  # (item, label, tex) rows still to render: mathtext is slow, the GUI is not
         self._idle = QTimer(self, interval=0)
         self._idle.timeout.connect(self._render_step)
+        mathtext.warm_up()
         self.terms.itemClicked.connect(self._clicked)
         self.terms.itemActivated.connect(self._clicked)
         self.copy_button.clicked.connect(self.copy_latex)
@@ -151,12 +152,17 @@ class RecursionPanel(QWidget):
         if not self._pending:
             self._idle.stop()
             return
+        if not mathtext.ready():   # wait for the parser's start-up in the background, not here
+            self._idle.setInterval(20)
+            return
+        self._idle.setInterval(0)
         item, label, tex = self._pending.pop(0)
         label.setPixmap(self._render(tex))
         item.setSizeHint(label.sizeHint())
 
     def finish_rendering(self) -> None:
         """Render every pending row now (screenshots, tests)."""
+        mathtext.wait_ready()
         while self._pending:
             self._render_step()
 

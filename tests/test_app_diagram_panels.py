@@ -234,3 +234,27 @@ def test_a_diagram_with_odd_sample_labels_still_shows_its_value(qtbot):
     panel.show_diagram(d)
     assert "a term of F" in panel.diagram_title.text()
     assert not panel.diagram_value.pixmap().isNull()
+
+
+def test_symbols_wait_for_the_parsers_start_up_in_the_background_not_on_the_gui_thread(qtbot, monkeypatch):
+    """While matplotlib's mathtext starts (about 0.3 s, in a background thread), the idle renderers
+    leave their rows pending and poll; once it is ready they render, and a direct render waits for it."""
+    import threading
+
+    from fntk_app import mathtext
+
+    mathtext.warm_up()
+    mathtext.wait_ready()          # the real start-up is over; now pretend it is still going on
+    starting = threading.Event()
+    monkeypatch.setattr(mathtext, "_warm", starting)
+    lib = LibraryPanel()
+    qtbot.addWidget(lib)
+    pending = len(lib._pending)
+    assert pending > 0 and not mathtext.ready()
+    lib._icon_step()
+    assert len(lib._pending) == pending and lib._idle.interval() == 20
+    threading.Timer(0.05, starting.set).start()
+    pixmap = mathtext.render(r"\Theta^{\{1\}}")   # waits for the warm-up, then parses on this thread
+    assert mathtext.ready() and not pixmap.isNull()
+    lib._icon_step()
+    assert len(lib._pending) == pending - 1 and lib._idle.interval() == 0

@@ -41,33 +41,67 @@ def win(qtbot):
     w.validation.shutdown()
 
 
+SCHEDSTAT = "/proc/thread-self/schedstat"   # Linux: (ns on the CPU, ns waiting in the run queue, slices)
+
+
+def _queued_ns() -> int | None:
+    """Nanoseconds this thread has spent runnable but not running (the OS withheld the CPU)."""
+    try:
+        with open(SCHEDSTAT) as f:
+            return int(f.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def settle(win, qtbot) -> None:
+    """Let the window finish its start-up work (the first solve, the symbols, the first paints), so a
+    StallMeter started next measures sampling, not start-up."""
+    from fntk_app import mathtext
+
+    qtbot.waitUntil(lambda: mathtext.ready() and not win.results.runner.busy() and not win.library._pending,
+                    timeout=60_000)
+    qtbot.wait(200)
+
+
 class StallMeter:
-    """The longest gap between ticks of a 10 ms QTimer: how long the event loop was blocked."""
+    """The longest gap between ticks of a 10 ms QTimer, less the time the OS kept the GUI thread
+    waiting for a CPU: how long the app itself blocked its event loop. On a 2-core CI host another
+    test process can hold both cores for 100 ms; that delay is the scheduler's, not the app's."""
 
     def __init__(self):
-        self.clock, self.longest = QElapsedTimer(), 0
+        self.clock, self.longest, self.longest_wall = QElapsedTimer(), 0, 0
+        self.queued = _queued_ns()
         self.timer = QTimer(interval=10)
         self.timer.timeout.connect(self._tick)
         self.clock.start()
         self.timer.start()
 
     def _tick(self):
-        self.longest = max(self.longest, self.clock.restart())
+        wall = self.clock.restart()
+        queued = _queued_ns()
+        withheld = 0 if queued is None or self.queued is None else (queued - self.queued) // 1_000_000
+        self.queued = queued
+        self.longest_wall = max(self.longest_wall, wall)
+        self.longest = max(self.longest, wall - withheld)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int, bool]:
+        """(longest gap the app caused in ms, longest wall-clock gap in ms, whether the OS delay was measured)."""
         self.timer.stop()
-        return self.longest
+        return self.longest, self.longest_wall, self.queued is not None
 
 
-def assert_no_stall(stall_ms: int) -> None:
-    """The event loop never waited 100 ms or more; only meaningful on a host that is not oversubscribed
-    (with more runnable processes than cores, the OS alone delays the GUI thread that long)."""
-    if stall_ms < 100:
+def assert_no_stall(stall: tuple[int, int, bool]) -> None:
+    """The app never blocked its event loop for 100 ms or more. Where the OS's run-queue delay
+    cannot be read (no schedstat), the wall-clock gap is only meaningful on a host that is not
+    oversubscribed, and an over-long gap there is reported as a skip."""
+    app_ms, wall_ms, measured = stall
+    if app_ms < 100:
         return
-    load, cores = os.getloadavg()[0], os.cpu_count() or 1
-    if load > cores:  # an over-long gap on an oversubscribed host says nothing about the app
-        pytest.skip(f"stall bound not checkable: load average {load:.1f} on {cores} cores (measured {stall_ms} ms)")
-    raise AssertionError(f"the event loop stalled {stall_ms} ms during sampling")
+    if not measured:
+        load, cores = os.getloadavg()[0], os.cpu_count() or 1
+        if load > cores:
+            pytest.skip(f"stall bound not checkable: load average {load:.1f} on {cores} cores (measured {wall_ms} ms)")
+    raise AssertionError(f"the event loop stalled {app_ms} ms during sampling (wall clock {wall_ms} ms)")
 
 
 def _spec_x():
@@ -95,6 +129,7 @@ def test_a_run_from_the_window_plots_the_samplers_result_without_stalling(qtbot,
     v.networks_spin.setValue(200)
     v.width_spin.setValue(8)
     v.seed_spin.setValue(7)
+    settle(win, qtbot)
     meter = StallMeter()
     qtbot.mouseClick(v.run_button, Qt.LeftButton)
     assert v.busy()
@@ -147,6 +182,7 @@ def test_cancel_halfway_keeps_and_plots_the_partial_result(qtbot, win):
     v.view.setCurrentIndex(val.VIEWS.index("layers"))
     v.networks_spin.setValue(10**6)
     v.width_spin.setValue(8)
+    settle(win, qtbot)
     meter = StallMeter()
     qtbot.mouseClick(v.run_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: v.progress_bar.value() >= 500 and v.items["sampled"].getData()[1] is not None
