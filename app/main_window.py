@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         qtfix.ensure()
         qtfix.collect_on_gui_thread()
+        self.freeze_timer = qtfix.freeze_when_started(self)
         self.setWindowTitle("fntk")
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)

@@ -41,36 +41,40 @@ def win(qtbot):
     w.validation.shutdown()
 
 
-SCHEDSTAT = "/proc/thread-self/schedstat"   # Linux: (ns on the CPU, ns waiting in the run queue, slices)
-
-
-def _queued_ns() -> int | None:
-    """Nanoseconds this thread has spent runnable but not running (the OS withheld the CPU)."""
-    try:
-        with open(SCHEDSTAT) as f:
-            return int(f.read().split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def settle(win, qtbot) -> None:
-    """Let the window finish its start-up work (the first solve, the symbols, the first paints), so a
-    StallMeter started next measures sampling, not start-up."""
+    """Let the window finish its start-up work (the first solve, the symbols, the first paints,
+    the start-up heap frozen for the collector), so a StallMeter started next measures sampling."""
     from fntk_app import mathtext
 
-    qtbot.waitUntil(lambda: mathtext.ready() and not win.results.runner.busy() and not win.library._pending,
-                    timeout=60_000)
+    qtbot.waitUntil(lambda: mathtext.ready() and not win.results.runner.busy() and not win.library._pending
+                    and not win.freeze_timer.isActive(), timeout=60_000)
     qtbot.wait(200)
 
 
+SCHEDSTAT = "/proc/thread-self/schedstat"   # Linux: (ns on the CPU, ns waiting in the run queue, slices)
+
+
+def _sched_ns() -> tuple[int, int] | None:
+    """(ns this thread has run, ns it has waited runnable while the OS ran others), or None."""
+    try:
+        with open(SCHEDSTAT) as f:
+            ran, queued = f.read().split()[:2]
+        return int(ran), int(queued)
+    except (OSError, ValueError):
+        return None
+
+
 class StallMeter:
-    """The longest gap between ticks of a 10 ms QTimer, less the time the OS kept the GUI thread
-    waiting for a CPU: how long the app itself blocked its event loop. On a 2-core CI host another
-    test process can hold both cores for 100 ms; that delay is the scheduler's, not the app's."""
+    """Gaps between ticks of a 10 ms QTimer: how long the event loop was blocked.
+
+    For each gap it also reads how much of it the GUI thread spent computing and how much
+    the OS kept it waiting for a CPU (on a 2-core CI host another test process can hold both
+    cores for 100 ms: that delay is the scheduler's, not the app's)."""
 
     def __init__(self):
-        self.clock, self.longest, self.longest_wall = QElapsedTimer(), 0, 0
-        self.queued = _queued_ns()
+        self.clock = QElapsedTimer()
+        self.longest_wall = self.longest_app = self.longest_cpu = 0
+        self.last = _sched_ns()
         self.timer = QTimer(interval=10)
         self.timer.timeout.connect(self._tick)
         self.clock.start()
@@ -78,30 +82,34 @@ class StallMeter:
 
     def _tick(self):
         wall = self.clock.restart()
-        queued = _queued_ns()
-        withheld = 0 if queued is None or self.queued is None else (queued - self.queued) // 1_000_000
-        self.queued = queued
+        now = _sched_ns()
+        ran = queued = 0
+        if now is not None and self.last is not None:
+            ran, queued = ((a - b) // 1_000_000 for a, b in zip(now, self.last))
+        self.last = now
         self.longest_wall = max(self.longest_wall, wall)
-        self.longest = max(self.longest, wall - withheld)
+        self.longest_app = max(self.longest_app, wall - queued)   # computing, or sleeping on something
+        self.longest_cpu = max(self.longest_cpu, ran)             # computing on the GUI thread
 
-    def stop(self) -> tuple[int, int, bool]:
-        """(longest gap the app caused in ms, longest wall-clock gap in ms, whether the OS delay was measured)."""
+    def stop(self) -> dict:
         self.timer.stop()
-        return self.longest, self.longest_wall, self.queued is not None
+        return {"wall": self.longest_wall, "app": self.longest_app, "cpu": self.longest_cpu,
+                "measured": self.last is not None}
 
 
-def assert_no_stall(stall: tuple[int, int, bool]) -> None:
-    """The app never blocked its event loop for 100 ms or more. Where the OS's run-queue delay
-    cannot be read (no schedstat), the wall-clock gap is only meaningful on a host that is not
-    oversubscribed, and an over-long gap there is reported as a skip."""
-    app_ms, wall_ms, measured = stall
-    if app_ms < 100:
+def assert_no_stall(stall: dict) -> None:
+    """The app never blocked its event loop for 100 ms: never computed that long on the GUI
+    thread, and (less the OS's run-queue delay) never waited that long. The waiting part is
+    only meaningful on a host that is not oversubscribed; an over-long wait there is a skip."""
+    detail = f"(wall clock {stall['wall']} ms, computing {stall['cpu']} ms, less run queue {stall['app']} ms)"
+    if stall["cpu"] >= 100:
+        raise AssertionError(f"the GUI thread computed {stall['cpu']} ms at a stretch during sampling {detail}")
+    if (stall["app"] if stall["measured"] else stall["wall"]) < 100:
         return
-    if not measured:
-        load, cores = os.getloadavg()[0], os.cpu_count() or 1
-        if load > cores:
-            pytest.skip(f"stall bound not checkable: load average {load:.1f} on {cores} cores (measured {wall_ms} ms)")
-    raise AssertionError(f"the event loop stalled {app_ms} ms during sampling (wall clock {wall_ms} ms)")
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cores:
+        pytest.skip(f"stall bound not checkable: load average {load:.1f} on {cores} cores {detail}")
+    raise AssertionError(f"the event loop stalled during sampling {detail}")
 
 
 def _spec_x():
