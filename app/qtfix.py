@@ -89,7 +89,7 @@ def collect_on_gui_thread() -> None:
 FREEZE_AFTER_MS = 3000
 
 
-def freeze_when_started(parent) -> "QTimer":
+def freeze_when_started(parent):
     """Once the window has started (its modules, library, widgets and first solve are
     alive for good), move every object to the collector's permanent generation: a full
     collection then walks only what came later (milliseconds, not the 0.2 s a full walk of
