@@ -163,8 +163,33 @@ class Activation:
             self._numeric[order] = self._make_numeric(order)
         return self._numeric[order]
 
+    def derivatives(self, top: int) -> Callable[[np.ndarray], list[np.ndarray]]:
+        """Vectorised [sigma, sigma', ..., sigma^(top)] in one pass: what the orders share
+        (tanh z, phi(z), ...) is computed once, which the quadrature needs at every node."""
+        key = ("upto", top)
+        if key not in self._numeric:
+            self._numeric[key] = self._make_joint(top)
+        return self._numeric[key]
+
     def __call__(self, z):
         return self.derivative(0)(np.asarray(z, dtype=float))
+
+    def _make_joint(self, top: int):
+        singles = [self.derivative(m) for m in range(top + 1)]
+        if self.slopes is not None or top == 0:
+            return lambda z: [f(z) for f in singles]
+        fn = sp.lambdify(Z, [_fast_expr(self.symbolic(m)) for m in range(top + 1)], modules=_NUMERIC_MODULES, cse=True)
+
+        def joint(z):
+            z = np.asarray(z, dtype=float)
+            return [np.broadcast_to(np.asarray(v, dtype=float), z.shape) for v in fn(z)]
+
+        with np.errstate(all="ignore"):   # the shared form must agree with the single ones
+            a = [np.broadcast_to(f(_PROBE), _PROBE.shape) for f in singles]
+            b = joint(_PROBE)
+        ok = all(np.all(np.isfinite(x) == np.isfinite(y)) and np.allclose(x, y, rtol=1e-12, atol=1e-14, equal_nan=True)
+                 for x, y in zip(a, b))
+        return joint if ok else (lambda z: [f(z) for f in singles])
 
     def _make_numeric(self, order: int):
         if self.slopes is not None:
@@ -188,24 +213,30 @@ _PROBE = np.array([-30.0, -3.0, -0.5, 0.0, 0.7, 4.0, 30.0])
 
 
 def _fast_numeric(expr: sp.Expr):
-    """Lambdify the cheaper of ``expr`` and its factored form, if they agree.
+    """Lambdify the cheaper of ``expr`` and its factored form (see :func:`_fast_expr`)."""
+    return sp.lambdify(Z, _fast_expr(expr), modules=_NUMERIC_MODULES, cse=True)
+
+
+@lru_cache(maxsize=512)
+def _fast_expr(expr: sp.Expr) -> sp.Expr:
+    """The cheaper of ``expr`` and its factored form, if they agree.
 
     High derivatives (e.g. GeLU's phi(z) * polynomial) factor into far fewer
     operations; a factored form that overflows or disagrees is rejected.
     """
-    plain = sp.lambdify(Z, expr, modules=_NUMERIC_MODULES, cse=True)
     try:
         factored = sp.factor(sp.expand(expr))
     except (sp.PolynomialError, TypeError, ValueError):
-        return plain
+        return expr
     if sp.count_ops(factored) >= sp.count_ops(expr):
-        return plain
+        return expr
+    plain = sp.lambdify(Z, expr, modules=_NUMERIC_MODULES, cse=True)
     fast = sp.lambdify(Z, factored, modules=_NUMERIC_MODULES, cse=True)
     with np.errstate(all="ignore"):
         a = np.broadcast_to(plain(_PROBE), _PROBE.shape)
         b = np.broadcast_to(fast(_PROBE), _PROBE.shape)
     ok = np.all(np.isfinite(b) == np.isfinite(a)) and np.allclose(a, b, rtol=1e-12, atol=1e-14, equal_nan=True)
-    return fast if ok else plain
+    return factored if ok else expr
 
 
 @lru_cache(maxsize=512)

@@ -76,9 +76,10 @@ def test_batch_equals_one_key_at_a_time():
         assert value == pytest.approx(float(np.sum(prod)), rel=1e-13, abs=1e-13 * float(np.sum(w)))
 
 
-@pytest.mark.parametrize("act", ["tanh", "relu"])
-def test_cancel_stops_within_a_layer(act, monkeypatch):
-    """A cancel that fires during a layer's expectations stops them at once; layers done stand."""
+@pytest.mark.parametrize("act, threads", [("tanh", 1), ("tanh", 2), ("relu", 1)])
+def test_cancel_stops_within_a_layer(act, threads, monkeypatch):
+    """A cancel that fires during a layer's expectations stops them at once (with several
+    quadrature threads, only the sets already in flight finish); layers done stand."""
     import fntk_core.gaussian as gaussian
     from fntk_core.gaussian import piecewise, smooth
 
@@ -87,6 +88,7 @@ def test_cancel_stops_within_a_layer(act, monkeypatch):
         real = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _real=real, **k: work.append(1) or _real(*a, **k))
     monkeypatch.setattr(gaussian, "expect_smooth_batch", smooth.expect_smooth_batch)
+    monkeypatch.setenv("FNTK_THREADS", str(threads))
     x = np.random.default_rng(9).normal(size=(4, 3))
     spec = NetworkSpec(n0=3, depth=3, activation=get_activation(act), c_w=1.5, c_b=0.2)
     calls = []
@@ -97,6 +99,41 @@ def test_cancel_stops_within_a_layer(act, monkeypatch):
 
     res = solve(spec, x, cancel=cancel)
     assert res.meta["cancelled"] is True and res.layers == [1]
-    assert 0 < calls[-1] == len(work)  # work had started in layer 2 and none followed the cancel
+    assert 0 < calls[-1] <= len(work) <= calls[-1] + threads - 1  # layer 2 had begun; nothing new followed
     full = solve(spec, x, tensors=["K"])
     np.testing.assert_array_equal(res.tensors["K"][0], full.tensors["K"][0])
+
+
+def _expand_one_by_one(e, n, table):
+    """The components of an expectation written out one index tuple at a time (the former compiler)."""
+    import itertools
+
+    labels = e.labels
+    field_labels = list(dict.fromkeys(f.label for f in e.fields))
+    deriv_only = [l for l in labels if l not in field_labels]
+    out = []
+    for fvals in itertools.product(range(n), repeat=len(field_labels)):
+        coords = tuple(sorted(set(fvals)))
+        for dvals in itertools.product(coords, repeat=len(deriv_only)):
+            a = dict(zip(field_labels, fvals)) | dict(zip(deriv_only, dvals))
+            groups = tuple((tuple(sorted(f.order for f in e.fields if a[f.label] == c)),
+                            sum(1 for d in e.derivs if a[d] == c)) for c in coords)
+            out.append((int(np.ravel_multi_index(tuple(a[l] for l in labels), (n,) * len(labels))), (coords, groups)))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_compiled_components_are_those_of_the_index_by_index_expansion(n):
+    """The array-wise compiler gives every component of every library expectation the same
+    Gaussian key as expanding the index tuples one by one."""
+    from fntk_core.recursions.compiled import KeyTable, _expand_expectation
+    from fntk_core.recursions.library import get_recursion
+    from fntk_core.tensors import TENSORS
+
+    expectations = {e for name in TENSORS for t in get_recursion(name).terms for e in t.expectations}
+    assert len(expectations) > 40   # every tensor of the registry, first and second order
+    table = KeyTable(n)
+    for e in sorted(expectations, key=repr):
+        flat, kids = _expand_expectation(e, n, table)
+        assert sorted(zip(flat.tolist(), (table.keys[k] for k in kids))) == _expand_one_by_one(e, n, table)
+    assert len(table.keys) == len(set(table.keys))

@@ -11,7 +11,10 @@ included (:mod:`.piecewise`).
 """
 from __future__ import annotations
 
-from collections import defaultdict
+import itertools
+import os
+from collections import defaultdict, deque
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -25,6 +28,18 @@ class Interrupted(Exception):
 
 
 POLL_EVERY = 64  # closed-form keys evaluated between two polls
+
+
+def quadrature_threads() -> int:
+    """Threads for the quadrature: the CPUs this process may use (NumPy's array operations
+    release the GIL, so sets of sample indices run side by side); FNTK_THREADS overrides."""
+    env = os.environ.get("FNTK_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        return os.cpu_count() or 1
 
 
 def expectations(activation, K: np.ndarray, keys: list[Key], poll=None) -> np.ndarray:
@@ -48,10 +63,34 @@ def expectations(activation, K: np.ndarray, keys: list[Key], poll=None) -> np.nd
     by_coords: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for i, (coords, _) in enumerate(keys):
         by_coords[coords].append(i)
-    for coords, positions in by_coords.items():
-        if poll is not None and poll():
-            raise Interrupted
+    top = max((m + n for _, groups in keys for orders, n in groups for m in orders), default=0)
+    for m in range(top + 1):
+        activation.derivatives(m)   # built (SymPy) here, once, before any thread uses them
+
+    def one_set(item):
+        coords, positions = item
         idx = np.array(coords)
-        vals = expect_smooth_batch(activation, K[np.ix_(idx, idx)], [keys[p][1] for p in positions])
-        out[positions] = vals
+        return positions, expect_smooth_batch(activation, K[np.ix_(idx, idx)], [keys[p][1] for p in positions])
+
+    threads = min(quadrature_threads(), len(by_coords))
+    if threads <= 1:
+        for item in by_coords.items():
+            if poll is not None and poll():
+                raise Interrupted
+            positions, vals = one_set(item)
+            out[positions] = vals
+        return out
+    # at most ``threads`` sets in flight; results are consumed, and ``poll`` called, on this
+    # thread, so after a cancel no new set starts and the ones in flight finish
+    pending = iter(by_coords.items())
+    with ThreadPoolExecutor(threads, thread_name_prefix="fntk-quadrature") as pool:
+        running = deque(pool.submit(one_set, item) for item in itertools.islice(pending, threads))
+        while running:
+            positions, vals = running.popleft().result()
+            out[positions] = vals
+            if poll is not None and poll():
+                raise Interrupted
+            item = next(pending, None)
+            if item is not None:
+                running.append(pool.submit(one_set, item))
     return out

@@ -136,12 +136,17 @@ def expect_smooth_batch(activation, cov: np.ndarray, keys, refine: float = 1.0,
 
 def _batch_on_nodes(activation, z: np.ndarray, w: np.ndarray, keys) -> np.ndarray:
     zt = np.ascontiguousarray(z.T)  # one contiguous row per coordinate
-    cache: dict[tuple[int, int], np.ndarray] = {}
+    top = [0] * zt.shape[0]   # the highest derivative order each coordinate needs
+    for key in keys:
+        for c, (orders, nderiv) in enumerate(key):
+            if orders:
+                top[c] = max(top[c], max(orders) + nderiv)
+    cache: dict[int, list[np.ndarray]] = {}
 
     def column(c: int, m: int) -> np.ndarray:
-        if (c, m) not in cache:
-            cache[(c, m)] = activation.derivative(m)(zt[c])
-        return cache[(c, m)]
+        if c not in cache:
+            cache[c] = activation.derivatives(top[c])(zt[c])   # every order at once, shared work once
+        return cache[c][m]
 
     groups: dict[tuple[int, tuple[int, ...], int], np.ndarray] = {}
 

@@ -39,12 +39,24 @@ def _eval_poly(poly, params: dict[str, float]) -> float:
     return total
 
 
-class KeyTable:
-    """Registry of distinct Gaussian keys used by a set of compiled recursions."""
+MAX_INDICES = 4  # distinct sample indices one Gaussian key may have (the engine's limit)
 
-    def __init__(self):
+
+class KeyTable:
+    """Registry of distinct Gaussian keys used by a set of compiled recursions (n inputs).
+
+    A key is (its distinct sample indices, sorted; its groups).  ``ids`` looks up many
+    components at once through an integer code of the two, so compiling for many inputs
+    builds a Python key only once per distinct key."""
+
+    def __init__(self, n: int):
+        self.n = n
         self.keys: list = []
         self._ids: dict = {}
+        self._codes = np.zeros(0, np.int64)      # sorted codes of the keys so far, and their ids
+        self._code_ids = np.zeros(0, np.intp)
+        self._group_ids: dict[tuple, int] = {}
+        self._groups: list[tuple] = []
 
     def id(self, key) -> int:
         if key not in self._ids:
@@ -52,29 +64,90 @@ class KeyTable:
             self.keys.append(key)
         return self._ids[key]
 
+    def group_id(self, groups: tuple) -> int:
+        if groups not in self._group_ids:
+            self._group_ids[groups] = len(self._groups)
+            self._groups.append(groups)
+        return self._group_ids[groups]
+
+    def ids(self, gid: np.ndarray, coords: np.ndarray, distinct: np.ndarray) -> np.ndarray:
+        """Key ids of components given their groups' ids, their distinct indices (rows of
+        ``coords``, padded with n) and how many there are."""
+        code = gid.astype(np.int64)
+        for k in range(MAX_INDICES):
+            code = code * (self.n + 1) + (coords[k] if k < len(coords) else self.n)
+        uniq, first, inverse = np.unique(code, return_index=True, return_inverse=True)
+        at = np.searchsorted(self._codes, uniq)
+        known = at < len(self._codes)
+        known[known] = self._codes[at[known]] == uniq[known]
+        if not known.all():   # new keys: the only place a Python key is built
+            fresh = np.nonzero(~known)[0]
+            made = np.array([self.id((tuple(int(v) for v in coords[:distinct[i], i]), self._groups[gid[i]]))
+                             for i in first[fresh].tolist()], np.intp)
+            order = np.argsort(np.concatenate([self._codes, uniq[fresh]]), kind="stable")
+            self._codes = np.concatenate([self._codes, uniq[fresh]])[order]
+            self._code_ids = np.concatenate([self._code_ids, made])[order]
+            at = np.searchsorted(self._codes, uniq)
+        return self._code_ids[at][inverse.ravel()]
+
 
 def _expand_expectation(e: Expectation, n: int, table: KeyTable):
-    """All nonzero components of <d...(prod fields)> over n inputs: (flat index, key id) arrays."""
+    """All nonzero components of <d...(prod fields)> over n inputs: (flat index, key id) arrays.
+
+    A component's key depends only on its *pattern* (which labels share a sample index, and
+    in which order those indices come) and on the distinct indices themselves, so the n^L
+    components are classified with array operations, one slice of the first label at a time."""
     labels = e.labels
     field_labels = list(dict.fromkeys(f.label for f in e.fields))
     deriv_only = [l for l in labels if l not in field_labels]
-    flat, kids = [], []
-    shape = (n,) * len(labels)
-    for fvals in itertools.product(range(n), repeat=len(field_labels)):
-        assign = dict(zip(field_labels, fvals))
-        coords = tuple(sorted(set(fvals)))
-        for dvals in itertools.product(coords, repeat=len(deriv_only)):
-            a = dict(assign, **dict(zip(deriv_only, dvals)))
-            groups = []
-            for c in coords:
-                orders = tuple(sorted(f.order for f in e.fields if a[f.label] == c))
-                nder = sum(1 for d in e.derivs if a[d] == c)
-                groups.append((orders, nder))
-            if any(a[d] not in coords for d in e.derivs):
+    if not field_labels:   # no field: only the constant <1> (no derivative) is nonzero
+        return (np.zeros(1, np.intp), np.array([table.id(((), ()))], np.intp)) if not labels else (
+            np.zeros(0, np.intp), np.zeros(0, np.intp))
+    F, D = len(field_labels), len(deriv_only)
+    if F > MAX_INDICES:
+        raise ValueError(f"an expectation over {F} sample indices; the Gaussian engine takes at most {MAX_INDICES}")
+    position = {l: i for i, l in enumerate(labels)}
+    gid_of: dict[tuple[int, ...], int] = {}   # pattern (rank of each label) -> id of its groups
+
+    def group_id(ranks: tuple[int, ...]) -> int:
+        if ranks not in gid_of:
+            a = dict(zip(labels, ranks))
+            gid_of[ranks] = table.group_id(tuple(
+                (tuple(sorted(f.order for f in e.fields if a[f.label] == c)), sum(1 for d in e.derivs if a[d] == c))
+                for c in range(max(ranks) + 1)))
+        return gid_of[ranks]
+
+    flats, kids = [], []
+    rest = np.indices((n,) * (F - 1)).reshape(F - 1, -1)
+    for first in range(n):
+        fv = np.vstack([np.full(rest.shape[1], first), rest])               # F x rows: the field labels' indices
+        new = np.array([np.all([fv[k] != fv[j] for j in range(k)], axis=0) if k else np.ones(fv.shape[1], bool)
+                        for k in range(F)])                                  # first occurrence of its index
+        rank = np.array([np.sum(new & (fv < fv[j]), axis=0) for j in range(F)])   # position among the distinct
+        distinct = new.sum(axis=0)
+        coords = np.full((F, fv.shape[1]), n)                                # sorted distinct indices, padded
+        for k in range(F):
+            rows = np.nonzero(new[k])[0]
+            coords[rank[k, rows], rows] = fv[k, rows]
+        for dr in itertools.product(range(F), repeat=D):                    # derivative-only labels: ranks < distinct
+            ok = np.all([distinct > r for r in dr], axis=0) if D else np.ones(fv.shape[1], bool)
+            if not ok.any():
                 continue
-            flat.append(np.ravel_multi_index(tuple(a[l] for l in labels), shape))
-            kids.append(table.id((coords, tuple(groups))))
-    return np.array(flat, dtype=np.intp), np.array(kids, dtype=np.intp)
+            r_all = np.zeros((len(labels), int(ok.sum())), np.intp)
+            v_all = np.zeros_like(r_all)
+            for j, l in enumerate(field_labels):
+                r_all[position[l]], v_all[position[l]] = rank[j, ok], fv[j, ok]
+            for j, l in enumerate(deriv_only):
+                r_all[position[l]] = dr[j]
+                v_all[position[l]] = coords[dr[j], ok]
+            pattern = np.zeros(r_all.shape[1], np.int64)
+            for i in range(len(labels)):
+                pattern = pattern * F + r_all[i]
+            seen, where = np.unique(pattern, return_index=True)              # a handful of patterns
+            gids = np.array([group_id(tuple(int(r) for r in r_all[:, i])) for i in where], np.int64)
+            flats.append(np.ravel_multi_index(tuple(v_all), (n,) * len(labels)))
+            kids.append(table.ids(gids[np.searchsorted(seen, pattern)], coords[:, ok], distinct[ok]))
+    return np.concatenate(flats).astype(np.intp), np.concatenate(kids).astype(np.intp)
 
 
 @dataclass
@@ -161,7 +234,7 @@ class Plan:
     """Compiled recursions for a set of tensors and a number of inputs."""
 
     def __init__(self, recursions: dict[str, Recursion], n: int):
-        self.table = KeyTable()
+        self.table = KeyTable(n)
         self.compiled = {name: CompiledRecursion(rec, n, self.table) for name, rec in recursions.items()}
 
     def step(self, activation, K, theta, lower, params, engine=expectations, poll=None) -> dict[str, np.ndarray]:
