@@ -109,7 +109,8 @@ def main(argv=None) -> int:
             line = f"{name:5s} N={n:3d} new {dt:9.2f} s"
             if n in old:
                 diff = max(_relative(res.tensors[k], old[n].tensors[k]) for k in res.tensors)
-                of_scale = max(float(np.max(np.abs(res.tensors[k] - old[n].tensors[k])) / np.max(np.abs(old[n].tensors[k])))
+                of_scale = max(float(np.max(np.abs(res.tensors[k] - old[n].tensors[k])))
+                               / max(float(np.max(np.abs(old[n].tensors[k]))), 1e-300)   # a tensor may vanish
                                for k in res.tensors)
                 line += (f"   old/new {old_s[n] / dt:6.2f}   largest relative difference {diff:.1e}"
                          f" (of the largest entry: {of_scale:.1e})")
