@@ -45,10 +45,11 @@ DEBOUNCE_MS = 250
 
 
 def solve_task(spec, inputs, tensors):
-    """The runner task: iter_solve, reporting each finished layer as Progress."""
+    """The runner task: iter_solve, reporting each finished layer as Progress (with the result so far)
+    and, inside a long layer, how far it is (the status bar's text)."""
     def task(cancel, report):
         last = None
-        for last in iter_solve(spec, inputs, tensors, cancel=cancel):
+        for last in iter_solve(spec, inputs, tensors, cancel=cancel, progress=report):
             report(Progress(len(last.layers), spec.depth, "solve", last))
         return last
     return task

@@ -83,10 +83,31 @@ def _needed(names, recursions) -> dict:
     return {n: source.get(n) or get_recursion(n) for n in closure(names, source)}
 
 
-def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfinite: bool, cancel, first, digits):
+WITHIN_LAYER_EVERY_S = 0.25  # the least time between two progress reports inside one layer
+
+
+def _within_layer(progress, depth: int):
+    """``tick(layer, done, total)`` that reports how far a layer's expectations are, as a
+    Progress whose ``done`` counts finished layers and whose stage says the rest; at most
+    once per WITHIN_LAYER_EVERY_S, so a long layer (many inputs) still shows it is moving."""
+    if progress is None:
+        return None
+    last = [time.perf_counter()]
+
+    def tick(layer: int, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - last[0] >= WITHIN_LAYER_EVERY_S:
+            last[0] = now
+            report(progress, layer - 1, depth, f"solve (layer {layer}: {100 * done // max(total, 1)} %)")
+    return tick
+
+
+def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfinite: bool, cancel, first, digits,
+            within=None):
     """Yield (layer, state) for l = 1..L; stop early when cancelled (after a finished layer).
 
-    ``cancel`` is also polled within a layer's expectations (the layer is then dropped).
+    ``cancel`` is also polled within a layer's expectations (the layer is then dropped);
+    ``within(layer, done, total)``, if given, hears how far those expectations are.
     ``first``: for each row of ``xu``, the position of that input in the caller's list (for
     error messages); ``digits``: mpmath working precision, or 0 for float64."""
     recs = tuple(_needed(names, recursions).values())
@@ -110,9 +131,10 @@ def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfi
                 state = {k: np.full_like(v, np.nan) for k, v in state.items()}
             else:
                 poll = None if cancel is None else (lambda: is_cancelled(cancel))
+                tick = None if within is None else (lambda done, total, _l=layer: within(_l, done, total))
                 try:
                     with np.errstate(all="ignore"):
-                        state = plan.step(act, state["K"], state["Theta"], state, params, poll=poll)
+                        state = plan.step(act, state["K"], state["Theta"], state, params, poll=poll, progress=tick)
                 except Interrupted:  # cancelled within the layer: the finished layers stand
                     return
                 except (ValueError, FloatingPointError, OverflowError) as exc:
@@ -147,6 +169,7 @@ def iter_solve(
     order: int = 1,
     *,
     recursions: dict | None = None,
+    progress: ProgressCallback | None = None,
     cancel=None,
     allow_nonfinite: bool = False,
     max_memory: int | None = DEFAULT_MAX_MEMORY,
@@ -158,7 +181,7 @@ def iter_solve(
     Arguments as :func:`solve`.
     """
     yield from _run(spec, inputs, tensors, order, recursions=recursions, cancel=cancel,
-                    allow_nonfinite=allow_nonfinite, progress=None, every_layer=True, max_memory=max_memory)
+                    allow_nonfinite=allow_nonfinite, progress=progress, every_layer=True, max_memory=max_memory)
 
 
 def solve(
@@ -179,7 +202,8 @@ def solve(
     indices in the order of ``fntk_core.tensors.TENSORS[name].axes``.  First-order tensors
     are the coefficients of 1/n_{l-1} (zero at l = 1).  ``recursions`` may replace the
     built-in recursions (e.g. the ones assembled from diagrams).  ``progress`` receives a
-    :class:`~fntk_core.jobs.Progress` per layer; ``cancel`` (a callable or a
+    :class:`~fntk_core.jobs.Progress` per layer (``done`` = layers finished) and, during a
+    layer that takes long, up to four a second whose stage says how far it is; ``cancel`` (a callable or a
     threading.Event) is polled between layers and within a layer's Gaussian expectations:
     the finished layers are returned with
     ``meta["cancelled"] = True``.  An inf or NaN raises NonFiniteError naming the tensor and
@@ -230,7 +254,7 @@ def _run(spec, inputs, tensors, order, *, recursions, cancel, allow_nonfinite, p
 
     finished = 0
     for layer, state in _layers(spec, xu, names, recursions, allow_nonfinite=allow_nonfinite, cancel=cancel,
-                                first=first, digits=digits):
+                                first=first, digits=digits, within=_within_layer(progress, spec.depth)):
         for name in names:
             history[name].append(state[name])
         finished = layer

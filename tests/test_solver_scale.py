@@ -137,3 +137,24 @@ def test_compiled_components_are_those_of_the_index_by_index_expansion(n):
         flat, kids = _expand_expectation(e, n, table)
         assert sorted(zip(flat.tolist(), (table.keys[k] for k in kids))) == _expand_one_by_one(e, n, table)
     assert len(table.keys) == len(set(table.keys))
+
+
+@pytest.mark.parametrize("act", ["tanh", "relu"])
+def test_progress_inside_a_layer_says_how_far_it_is(act, monkeypatch):
+    """Besides one record per finished layer, a long layer reports how far its expectations
+    are (done still counts finished layers; the stage carries the percentage)."""
+    import fntk_core.solver as solver
+
+    monkeypatch.setattr(solver, "WITHIN_LAYER_EVERY_S", 0.0)
+    x = np.random.default_rng(4).normal(size=(5, 3))
+    spec = NetworkSpec(n0=3, depth=3, activation=get_activation(act), c_w=1.5, c_b=0.2)
+    seen = []
+    res = solve(spec, x, progress=seen.append)
+    inside = [p for p in seen if p.stage.startswith("solve (layer")]
+    assert inside and all(p.partial is None and p.total == 3 for p in inside)
+    for p in inside:
+        layer, pct = (int(v) for v in p.stage[len("solve (layer "):-len(" %)")].split(": "))
+        assert p.done == layer - 1 and 0 <= pct <= 100
+    assert [p.done for p in seen if p.stage == "solve"] == [1, 2, 3]
+    assert {int(p.stage.split()[2].rstrip(":")) for p in inside} == {2, 3}
+    np.testing.assert_array_equal(res.tensors["V"], solve(spec, x).tensors["V"])

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from ..memory import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from ..tensors import DEFAULT_TENSORS
 from .common import (add_network_arguments, add_output_arguments, check_out, parse_tensor_list,
                      spec_and_inputs_from_args, tensor_names)
+from .progress import ProgressRenderer
 
 HELP = "solve the layer recursions (docs/theory.md) for given inputs"
 PRINT_ABOVE = 256 * 2**20
+SHOW_PROGRESS_AFTER_S = 1.0   # quick solves print nothing; long ones (many inputs) draw a bar
 DESCRIPTION = "Solve the recursions for K, Theta and the first-order tensors, layer by layer."
 
 
@@ -55,6 +58,16 @@ def run(args) -> int:
         print(f"fntk solve: {estimate.describe()}", file=sys.stderr)
     check_memory(estimate, args.max_memory)
     result = solve(spec, x, tensors=names, recursions=recursions, allow_nonfinite=args.allow_nonfinite,
-                   max_memory=args.max_memory)
+                   max_memory=args.max_memory, progress=_bar_after(SHOW_PROGRESS_AFTER_S))
     write_result(result, args.out, args.format)
     return 0
+
+
+def _bar_after(seconds: float):
+    """A progress bar on stderr that appears once the solve has run ``seconds``."""
+    bar, t0 = ProgressRenderer(unit="layers"), time.perf_counter()
+
+    def show(p):
+        if time.perf_counter() - t0 >= seconds:
+            bar(p)
+    return show

@@ -42,12 +42,13 @@ def quadrature_threads() -> int:
         return os.cpu_count() or 1
 
 
-def expectations(activation, K: np.ndarray, keys: list[Key], poll=None) -> np.ndarray:
+def expectations(activation, K: np.ndarray, keys: list[Key], poll=None, progress=None) -> np.ndarray:
     """Evaluate many expectations under N(0, K); returns an array aligned with keys.
 
     ``poll`` (optional) is called between sets of sample indices (quadrature) or every
     POLL_EVERY keys (closed forms); when it returns True, :class:`Interrupted` is raised, so
-    a cancelled solve stops within a layer."""
+    a cancelled solve stops within a layer. ``progress(done, total)`` (optional) is called
+    at the same points, counting sets of sample indices (quadrature) or keys (closed forms)."""
     K = np.asarray(K)
     K = K if K.dtype == object else K.astype(float)  # object: mpmath entries (piecewise only)
     out = np.empty(len(keys), dtype=K.dtype)
@@ -55,8 +56,11 @@ def expectations(activation, K: np.ndarray, keys: list[Key], poll=None) -> np.nd
         from .piecewise import expect_piecewise
 
         for i, (coords, groups) in enumerate(keys):
-            if poll is not None and i % POLL_EVERY == POLL_EVERY - 1 and poll():
-                raise Interrupted
+            if i % POLL_EVERY == POLL_EVERY - 1:
+                if progress is not None:
+                    progress(i, len(keys))
+                if poll is not None and poll():
+                    raise Interrupted
             idx = np.array(coords)
             out[i] = expect_piecewise(K[np.ix_(idx, idx)], groups, activation.slopes)
         return out
@@ -74,7 +78,9 @@ def expectations(activation, K: np.ndarray, keys: list[Key], poll=None) -> np.nd
 
     threads = min(quadrature_threads(), len(by_coords))
     if threads <= 1:
-        for item in by_coords.items():
+        for done, item in enumerate(by_coords.items()):
+            if progress is not None:
+                progress(done, len(by_coords))
             if poll is not None and poll():
                 raise Interrupted
             positions, vals = one_set(item)
@@ -85,9 +91,13 @@ def expectations(activation, K: np.ndarray, keys: list[Key], poll=None) -> np.nd
     pending = iter(by_coords.items())
     with ThreadPoolExecutor(threads, thread_name_prefix="fntk-quadrature") as pool:
         running = deque(pool.submit(one_set, item) for item in itertools.islice(pending, threads))
+        done = 0
         while running:
             positions, vals = running.popleft().result()
             out[positions] = vals
+            done += 1
+            if progress is not None:
+                progress(done, len(by_coords))
             if poll is not None and poll():
                 raise Interrupted
             item = next(pending, None)

@@ -237,19 +237,22 @@ class Plan:
         self.table = KeyTable(n)
         self.compiled = {name: CompiledRecursion(rec, n, self.table) for name, rec in recursions.items()}
 
-    def step(self, activation, K, theta, lower, params, engine=expectations, poll=None) -> dict[str, np.ndarray]:
+    def step(self, activation, K, theta, lower, params, engine=expectations, poll=None,
+             progress=None) -> dict[str, np.ndarray]:
         """Layer l -> l+1 for every compiled tensor.
 
         ``engine(activation, K, keys)`` evaluates the Gaussian keys (swappable so that
-        benchmarks can time another integrator on exactly the same integrals); ``poll`` is
-        handed to it (``engine(..., poll=poll)``) when given: see gaussian.expectations.
+        benchmarks can time another integrator on exactly the same integrals); ``poll`` and
+        ``progress`` are handed to it (``engine(..., poll=poll)``) when given: see
+        gaussian.expectations.
         """
         needed = [ct.key_ids for c in self.compiled.values() for ct in c.terms if ct.active(lower, params)]
         ids = np.unique(np.concatenate(needed)) if needed else np.zeros(0, np.intp)
         values = np.full(len(self.table.keys), np.nan, dtype=np.asarray(K).dtype)
         if len(ids):
             keys = [self.table.keys[i] for i in ids]
-            values[ids] = engine(activation, K, keys) if poll is None else engine(activation, K, keys, poll=poll)
+            extra = {k: v for k, v in (("poll", poll), ("progress", progress)) if v is not None}
+            values[ids] = engine(activation, K, keys, **extra)
         return {name: c.evaluate(values, theta, lower, params) for name, c in self.compiled.items()}
 
 
