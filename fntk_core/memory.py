@@ -5,7 +5,7 @@ float64) at N = 64. A solve keeps (1) the requested tensors of every layer, then
 expanded to all inputs, and (2) a working set for one layer step: the state of every tensor
 the recursions need (this layer and the next), the compiled plan's index tables (one entry
 per component of each expectation factor), the operands of the largest contraction and, for
-smooth activations, one chunk of quadrature nodes. The
+smooth activations, one chunk of quadrature nodes per quadrature thread. The
 estimate counts these from the recursions themselves, so a refused solve costs nothing.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import FntkError
+from .gaussian import quadrature_threads
 
 FLOAT = 8  # bytes per float64 entry
 OBJECT = 200  # bytes per mpmath number in an object array (pointer, mpf, its mantissa)
@@ -76,7 +77,7 @@ def estimate_memory(recursions: dict, names, ranks: dict[str, int], *, n_inputs:
             sizes = [n ** len(e.labels) for e in t.expectations]
             tables += INDEX * sum(sizes)
             operands = max(operands, entry * (sum(sizes) + n ** max(4, len(rec.labels))))
-    quad = QUADRATURE if quadrature else 0
+    quad = QUADRATURE * quadrature_threads() if quadrature else 0
     return MemoryEstimate(history + result, state + tables + operands + quad, n_inputs, n_solved)
 
 

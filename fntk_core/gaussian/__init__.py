@@ -30,16 +30,21 @@ class Interrupted(Exception):
 POLL_EVERY = 64  # closed-form keys evaluated between two polls
 
 
+MAX_THREADS = 8  # by default: array operations on a chunk are memory-bound beyond a few cores
+
+
 def quadrature_threads() -> int:
-    """Threads for the quadrature: the CPUs this process may use (NumPy's array operations
-    release the GIL, so sets of sample indices run side by side); FNTK_THREADS overrides."""
+    """Threads for the quadrature: the CPUs this process may use, at most MAX_THREADS (NumPy's
+    array operations release the GIL, so sets of sample indices run side by side; each thread
+    holds one chunk of nodes); FNTK_THREADS overrides."""
     env = os.environ.get("FNTK_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:   # not on Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_THREADS))
 
 
 def expectations(activation, K: np.ndarray, keys: list[Key], poll=None, progress=None) -> np.ndarray:
