@@ -87,3 +87,17 @@ def test_cli_max_memory(capsys):
     with pytest.raises(SystemExit):
         main(argv + ["--max-memory", "huge"])
     assert "--max-memory: expected a positive size" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, per_thread", [("tanh", True), ("relu", False)])
+def test_each_quadrature_thread_is_counted(name, per_thread, monkeypatch):
+    """Every quadrature thread holds its own chunk of nodes; closed forms hold none."""
+    from fntk_core.memory import QUADRATURE
+
+    spec = NetworkSpec(n0=3, depth=3, activation=get_activation(name), c_w=1.5, c_b=0.2)
+    x = np.random.default_rng(1).normal(size=(4, 3))
+    working = {}
+    for threads in (1, 4):
+        monkeypatch.setenv("FNTK_THREADS", str(threads))
+        working[threads] = memory_estimate(spec, x).working
+    assert working[4] - working[1] == (3 * QUADRATURE if per_thread else 0)
