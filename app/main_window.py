@@ -372,4 +372,5 @@ class MainWindow(QMainWindow):
         self.validation.shutdown()
         if self.persist:
             settings.save_window(self)
+        qtfix.unfreeze(self.freeze_timer)   # this window's objects may be garbage now
         super().closeEvent(event)
