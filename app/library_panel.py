@@ -122,10 +122,8 @@ class LibraryPanel(QWidget):
         if not self._pending:
             self._idle.stop()
             return
-        if not mathtext.ready():   # wait for the parser's start-up in the background, not here
-            self._idle.setInterval(20)
+        if not mathtext.ready_for(self._idle):
             return
-        self._idle.setInterval(0)
         top = self._pending.pop(0)
         top.setIcon(0, math_icon(core_api.tensor_tex(top.data(0, ROLE_ID)), self, 13))
 

@@ -45,6 +45,14 @@ def ready() -> bool:
     return _warm.is_set()
 
 
+def ready_for(timer) -> bool:
+    """For an idle-time renderer driven by ``timer``: whether to render now. Until the
+    parser's start-up (in the background) is done, the timer polls every 20 ms instead."""
+    ok = ready()
+    timer.setInterval(0 if ok else 20)
+    return ok
+
+
 def wait_ready() -> None:
     """Block until a started warm-up is done (the parser is not thread-safe: one parse at a time)."""
     if _warming is not None:

@@ -152,10 +152,8 @@ class RecursionPanel(QWidget):
         if not self._pending:
             self._idle.stop()
             return
-        if not mathtext.ready():   # wait for the parser's start-up in the background, not here
-            self._idle.setInterval(20)
+        if not mathtext.ready_for(self._idle):
             return
-        self._idle.setInterval(0)
         item, label, tex = self._pending.pop(0)
         label.setPixmap(self._render(tex))
         item.setSizeHint(label.sizeHint())
