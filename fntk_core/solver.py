@@ -77,6 +77,20 @@ def _nonfinite(state: dict, names, layer: int) -> NonFiniteError | None:
     return None
 
 
+def _check_layers(layers, depth: int) -> list[int]:
+    """The layers a solve keeps: all (None), or the given ones, each in 1..depth."""
+    if layers is None:
+        return list(range(1, depth + 1))
+    try:
+        kept = sorted({int(v) for v in layers})
+    except (TypeError, ValueError):
+        raise ValueError(f"layers: expected layer numbers 1..{depth}, got {layers!r}") from None
+    bad = [v for v in kept if not 1 <= v <= depth]
+    if not kept or bad:
+        raise ValueError(f"layers: expected layer numbers 1..{depth}, got {bad or 'none'}")
+    return kept
+
+
 def _needed(names, recursions) -> dict:
     """Every recursion the requested tensors depend on, by name, in dependency order."""
     source = dict(recursions or {})
@@ -150,16 +164,18 @@ def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfi
         yield layer, state
 
 
-def _result(rays_, inverse, names, history, meta) -> Result:
+def _result(rays_, inverse, names, history, stored: list[int], meta) -> Result:
     """Rounded to float64, expanded from one input per ray to all inputs, then to repeated ones."""
     ray, scale, slot = rays_
-    n_layers = len(history[names[0]])
     out = {}
     for name in names:
+        if not stored:   # cancelled before the first kept layer
+            out[name] = np.zeros((0,) + (len(inverse),) * RANKS[name])
+            continue
         arr = expand(np.stack(history[name]).astype(float), ray, scale, slot)
-        idx = np.ix_(*([np.arange(n_layers)] + [inverse] * RANKS[name]))
+        idx = np.ix_(*([np.arange(len(stored))] + [inverse] * RANKS[name]))
         out[name] = arr[idx]
-    return Result(list(range(1, n_layers + 1)), out, meta)
+    return Result(list(stored), out, meta)
 
 
 def iter_solve(
@@ -173,6 +189,7 @@ def iter_solve(
     cancel=None,
     allow_nonfinite: bool = False,
     max_memory: int | None = DEFAULT_MAX_MEMORY,
+    layers: Iterable[int] | None = None,
 ) -> Iterator[Result]:
     """Yield one Result per finished layer (layers 1..l, ``meta.partial`` True), the final one last.
 
@@ -181,7 +198,8 @@ def iter_solve(
     Arguments as :func:`solve`.
     """
     yield from _run(spec, inputs, tensors, order, recursions=recursions, cancel=cancel,
-                    allow_nonfinite=allow_nonfinite, progress=progress, every_layer=True, max_memory=max_memory)
+                    allow_nonfinite=allow_nonfinite, progress=progress, every_layer=True, max_memory=max_memory,
+                    layers=layers)
 
 
 def solve(
@@ -195,6 +213,7 @@ def solve(
     cancel=None,
     allow_nonfinite: bool = False,
     max_memory: int | None = DEFAULT_MAX_MEMORY,
+    layers: Iterable[int] | None = None,
 ) -> Result:
     """Solve the recursions for every layer l = 1..L.
 
@@ -209,42 +228,48 @@ def solve(
     ``meta["cancelled"] = True``.  An inf or NaN raises NonFiniteError naming the tensor and
     layer, unless ``allow_nonfinite``.  Before any work the memory the solve needs is
     estimated (:func:`fntk_core.memory.estimate_memory`); above ``max_memory`` bytes (None:
-    no limit) it raises :class:`~fntk_core.memory.MemoryLimitError`.
+    no limit) it raises :class:`~fntk_core.memory.MemoryLimitError`.  ``layers`` (e.g.
+    ``[spec.depth]``) keeps only those layers in the result: every layer is still computed,
+    but only these are stored, which is what makes four-index tensors over many inputs fit.
     """
     last = None
     for last in _run(spec, inputs, tensors, order, recursions=recursions, cancel=cancel,
-                     allow_nonfinite=allow_nonfinite, progress=progress, every_layer=False, max_memory=max_memory):
+                     allow_nonfinite=allow_nonfinite, progress=progress, every_layer=False, max_memory=max_memory,
+                     layers=layers):
         pass
     return last
 
 
 def memory_estimate(spec: NetworkSpec, inputs, tensors: Iterable[str] = DEFAULT_TENSORS, order: int = 1, *,
-                    recursions: dict | None = None) -> MemoryEstimate:
+                    recursions: dict | None = None, layers: Iterable[int] | None = None) -> MemoryEstimate:
     """What :func:`solve` would need for these inputs, without solving (see fntk_core.memory)."""
     x = check_inputs(inputs, spec.n0)
     names = _check_names(tensors, recursions, order)
+    kept = _check_layers(layers, spec.depth)
     xu, inverse = _unique_inputs(x)
     reps = _one_input_per_ray(spec, xu, inverse)[3]
-    return _estimate(spec, len(x), len(reps), names, recursions, bool(working_digits(spec, xu[reps])))
+    return _estimate(spec, len(x), len(reps), names, recursions, bool(working_digits(spec, xu[reps])), len(kept))
 
 
-def _estimate(spec, n_inputs, n_solved, names, recursions, extended) -> MemoryEstimate:
+def _estimate(spec, n_inputs, n_solved, names, recursions, extended, n_kept) -> MemoryEstimate:
     return estimate_memory(_needed(names, recursions), names, RANKS, n_inputs=n_inputs, n_solved=n_solved,
-                           depth=spec.depth, extended=extended, quadrature=not spec.activation.scale_invariant)
+                           depth=n_kept, extended=extended, quadrature=not spec.activation.scale_invariant)
 
 
 def _run(spec, inputs, tensors, order, *, recursions, cancel, allow_nonfinite, progress, every_layer,
-         max_memory=DEFAULT_MAX_MEMORY):
+         max_memory=DEFAULT_MAX_MEMORY, layers=None):
     x = check_inputs(inputs, spec.n0)
     names = _check_names(tensors, recursions, order)
+    kept = _check_layers(layers, spec.depth)
     t0 = time.perf_counter()
     xu, inverse = _unique_inputs(x)
     ray, scale, slot, reps = _one_input_per_ray(spec, xu, inverse)
     first = np.array([int(np.argmax(inverse == u)) for u in reps])
     xu = xu[reps]
     digits = working_digits(spec, xu)  # nearly parallel inputs: every layer in mpmath
-    check_memory(_estimate(spec, len(x), len(xu), names, recursions, bool(digits)), max_memory)
+    check_memory(_estimate(spec, len(x), len(xu), names, recursions, bool(digits), len(kept)), max_memory)
     history = {name: [] for name in names}
+    stored: list[int] = []
 
     def meta(**flags):
         return ResultMeta(source="solver", network=spec.to_dict(), inputs=x.tolist(), dtype="float64",
@@ -255,14 +280,16 @@ def _run(spec, inputs, tensors, order, *, recursions, cancel, allow_nonfinite, p
     finished = 0
     for layer, state in _layers(spec, xu, names, recursions, allow_nonfinite=allow_nonfinite, cancel=cancel,
                                 first=first, digits=digits, within=_within_layer(progress, spec.depth)):
-        for name in names:
-            history[name].append(state[name])
+        if layer in kept:
+            stored.append(layer)
+            for name in names:
+                history[name].append(state[name])
         finished = layer
         report(progress, layer, spec.depth, "solve")
-        if every_layer and layer < spec.depth:
-            yield _result((ray, scale, slot), inverse, names, history, meta(partial=True))
+        if every_layer and layer < spec.depth and stored and stored[-1] == layer:
+            yield _result((ray, scale, slot), inverse, names, history, stored, meta(partial=True))
     cancelled = finished < spec.depth
-    yield _result((ray, scale, slot), inverse, names, history, meta(cancelled=cancelled))
+    yield _result((ray, scale, slot), inverse, names, history, stored, meta(cancelled=cancelled))
 
 
 def _one_input_per_ray(spec: NetworkSpec, xu: np.ndarray, inverse):

@@ -258,3 +258,15 @@ def test_nonfinite_result_is_an_error_unless_allowed(tmp_path, capsys):
 def test_inputs_without_an_answer_are_one_line_errors(argv, message, capsys):
     """Degenerate inputs are the user's to change: a one-line error naming them, no traceback."""
     assert message in _error(["solve", "--cw", "2", "--depth", "3", *argv], capsys)
+
+
+def test_layers_outside_the_network_or_not_numbers(capsys):
+    assert "--layers: layers run from 1 to --depth 2, got 0,3" in _error(SOLVE + ["--input=1,0", "--layers", "0,3"], capsys)
+    assert "--layers: expected all, last or layer numbers" in _argparse_error(SOLVE + ["--input=1,0", "--layers", "two"], capsys)
+
+
+def test_layers_last_keeps_only_the_output_layer(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(SOLVE + ["--input=1,0", "--input=0.5,1", "--layers", "last", "--out", str(out)]) == 0
+    r = Result.load(out)
+    assert r.layers == [2] and r.tensors["K"].shape == (1, 2, 2)

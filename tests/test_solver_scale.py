@@ -158,3 +158,34 @@ def test_progress_inside_a_layer_says_how_far_it_is(act, monkeypatch):
     assert [p.done for p in seen if p.stage == "solve"] == [1, 2, 3]
     assert {int(p.stage.split()[2].rstrip(":")) for p in inside} == {2, 3}
     np.testing.assert_array_equal(res.tensors["V"], solve(spec, x).tensors["V"])
+
+
+def test_only_the_layers_asked_for_are_kept():
+    """layers= stores a subset (every layer is still computed): the same numbers as the full solve
+    at those layers, less storage in the estimate, and iter_solve yields only when a kept layer is done."""
+    from fntk_core.solver import iter_solve, memory_estimate
+
+    x = np.random.default_rng(5).normal(size=(4, 3))
+    spec = NetworkSpec(n0=3, depth=4, activation=get_activation("tanh"), c_w=1.5, c_b=0.2)
+    full = solve(spec, x)
+    some = solve(spec, x, layers=[4, 2])
+    assert some.layers == [2, 4]
+    for name in full.tensors:
+        np.testing.assert_array_equal(some.tensors[name], full.tensors[name][[1, 3]])
+    assert [r.layers for r in iter_solve(spec, x, layers=[2, 4])] == [[2], [2, 4]]
+    all_layers, last = memory_estimate(spec, x), memory_estimate(spec, x, layers=[4])
+    assert last.storage * 4 == all_layers.storage and last.working == all_layers.working
+    for bad in ([0], [5], [], ["x"]):
+        with pytest.raises(ValueError, match="layers"):
+            solve(spec, x, layers=bad)
+
+
+def test_cancelled_before_the_first_kept_layer_gives_an_empty_result():
+    from fntk_core.solver import iter_solve
+
+    x = np.random.default_rng(6).normal(size=(3, 2))
+    spec = NetworkSpec(n0=2, depth=4, activation=get_activation("tanh"), c_w=1.5, c_b=0.2)
+    calls = []
+    res = solve(spec, x, layers=[4], cancel=lambda: calls.append(1) or len(calls) > 1)
+    assert res.meta["cancelled"] is True and res.layers == [] and res.tensors["K"].shape == (0, 3, 3)
+    assert len(list(iter_solve(spec, x, layers=[3], cancel=lambda: True))) == 1

@@ -7,7 +7,7 @@ import time
 
 from ..memory import DEFAULT_MAX_MEMORY, format_bytes, parse_bytes
 from ..tensors import DEFAULT_TENSORS
-from .common import (add_network_arguments, add_output_arguments, check_out, parse_tensor_list,
+from .common import (CliError, add_network_arguments, add_output_arguments, check_out, parse_tensor_list,
                      spec_and_inputs_from_args, tensor_names)
 from .progress import ProgressRenderer
 
@@ -24,10 +24,26 @@ def configure(p) -> None:
                    help=f"comma-separated (default {','.join(DEFAULT_TENSORS)}); known: {','.join(tensor_names('solver'))}")
     p.add_argument("--recursions", choices=("builtin", "diagrams"), default="builtin",
                    help="built-in recursions (docs/theory.md) or the ones assembled from Feynman diagrams")
+    p.add_argument("--layers", type=layer_choice, default=None, metavar="WHICH",
+                   help="layers to keep in the result: all (default), last, or numbers such as 1,5,10; every "
+                        "layer is computed, only these are stored (four-index tensors over many inputs)")
     p.add_argument("--max-memory", type=memory_size, default=DEFAULT_MAX_MEMORY, metavar="SIZE",
                    help="refuse a solve whose memory estimate exceeds SIZE (e.g. 500M, 24G; 'none': no limit; "
                         f"default {format_bytes(DEFAULT_MAX_MEMORY)}); estimates above 256 MiB are printed first")
     add_output_arguments(p)
+
+
+def layer_choice(text: str):
+    """argparse type: None (all), "last", or a sorted list of layer numbers (checked against the depth later)."""
+    t = text.strip().lower()
+    if t == "all":
+        return None
+    if t == "last":
+        return "last"
+    try:
+        return sorted({int(v) for v in t.split(",") if v.strip()}) or None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected all, last or layer numbers such as 1,5,10, got {text!r}") from None
 
 
 def memory_size(text: str) -> int | None:
@@ -53,12 +69,15 @@ def run(args) -> int:
         from ..diagrams import assembled_recursions
 
         recursions = assembled_recursions(names)
-    estimate = memory_estimate(spec, x, names, recursions=recursions)
+    layers = [spec.depth] if args.layers == "last" else args.layers
+    if layers is not None and not all(1 <= v <= spec.depth for v in layers):
+        raise CliError(f"--layers: layers run from 1 to --depth {spec.depth}, got {','.join(map(str, layers))}")
+    estimate = memory_estimate(spec, x, names, recursions=recursions, layers=layers)
     if estimate.total > PRINT_ABOVE:
         print(f"fntk solve: {estimate.describe()}", file=sys.stderr)
     check_memory(estimate, args.max_memory)
     result = solve(spec, x, tensors=names, recursions=recursions, allow_nonfinite=args.allow_nonfinite,
-                   max_memory=args.max_memory, progress=_bar_after(SHOW_PROGRESS_AFTER_S))
+                   max_memory=args.max_memory, progress=_bar_after(SHOW_PROGRESS_AFTER_S), layers=layers)
     write_result(result, args.out, args.format)
     return 0
 
