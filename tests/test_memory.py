@@ -101,3 +101,18 @@ def test_each_quadrature_thread_is_counted(name, per_thread, monkeypatch):
         monkeypatch.setenv("FNTK_THREADS", str(threads))
         working[threads] = memory_estimate(spec, x).working
     assert working[4] - working[1] == (3 * QUADRATURE if per_thread else 0)
+
+
+def test_plan_tables_are_counted_by_their_components_not_the_dense_shape():
+    """The index tables hold one entry per nonzero component; the estimate bounds them closely
+    (a six-label factor with two fields has ~16 n^2 components, not n^6)."""
+    from fntk_core.memory import _components
+    from fntk_core.recursions.compiled import Plan
+
+    recs = solver._needed(["K", "Theta", "V", "K1", "Theta1", "D", "F", "A", "B"], None)
+    n = 6
+    plan = Plan(recs, n)
+    for rec, compiled_rec in zip(recs.values(), plan.compiled.values()):
+        for term, cterm in zip(rec.terms, compiled_rec.terms):
+            for e, (_, flat, _, _) in zip(term.expectations, cterm.expect):
+                assert len(flat) <= _components(e, n) <= 2 * len(flat) + 64
