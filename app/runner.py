@@ -1,38 +1,44 @@
 """A single-slot task runner per panel (Orange's pattern): starting a task cancels the last.
 
 A task is ``fn(cancel: threading.Event, report: Callable[[Progress], None]) -> value``
-and runs on a QThreadPool thread. It never touches a Qt object: it speaks the core's job
-protocol (Progress, cancel flag) and puts its progress, value and errors into a plain
-thread-safe queue, which the Runner drains on the GUI thread from a timer. (Emitting a
-signal from the worker raced with the deletion of a closed panel's objects and could
-crash the process.) Reports of a superseded task are dropped, so a panel only ever sees
-its latest task.
+and runs on a QThreadPool thread. It never touches widgets: it speaks the core's job
+protocol (Progress, cancel flag) and its value, progress and errors come back to the GUI
+thread through queued signals. Reports of a superseded task are dropped, so a panel only
+ever sees its latest task.
 """
 from __future__ import annotations
 
-import queue
 import threading
 import traceback
 
 from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThreadPool, QTimer, Signal
 
-DRAIN_MS = 25  # how often the GUI thread collects a running task's reports
+
+class _Relay(QObject):
+    # Emitted on the worker thread; the Runner (GUI thread) receives it queued.
+    event = Signal(object)
 
 
 class _Job(QRunnable):
-    def __init__(self, token: int, fn, cancel: threading.Event, events: queue.SimpleQueue):
+    def __init__(self, token: int, fn, cancel: threading.Event, relay: _Relay):
         super().__init__()
         self.setAutoDelete(True)
-        self.token, self.fn, self.cancel, self.events = token, fn, cancel, events
+        self.token, self.fn, self.cancel, self.relay = token, fn, cancel, relay
 
     def run(self):
         try:
-            value = self.fn(self.cancel, lambda p: self.events.put((self.token, "progress", p)))
+            value = self.fn(self.cancel, lambda p: self._emit("progress", p))
         except Exception as exc:  # noqa: BLE001 - reported to the panel, which shows it
             exc.fntk_traceback = traceback.format_exc()
-            self.events.put((self.token, "failed", exc))
+            self._emit("failed", exc)
         else:
-            self.events.put((self.token, "finished", value))
+            self._emit("finished", value)
+
+    def _emit(self, kind, payload):
+        try:
+            self.relay.event.emit((self.token, kind, payload))
+        except RuntimeError:  # the panel (and its runner) were deleted: nobody listens, stop
+            self.cancel.set()
 
 
 class Runner(QObject):
@@ -46,24 +52,19 @@ class Runner(QObject):
     def __init__(self, parent=None, pool: QThreadPool | None = None):
         super().__init__(parent)
         self._pool = pool or QThreadPool.globalInstance()
-        self._events: queue.SimpleQueue = queue.SimpleQueue()
-        self._drain_timer = QTimer(self, interval=DRAIN_MS)
-        self._drain_timer.timeout.connect(self._drain)
+        self._relay = _Relay(self)
+        self._relay.event.connect(self._on_event)
         self._token = 0
         self._cancel: threading.Event | None = None
         self._busy = False
-        # a runner deleted mid-task (its panel closed) cancels the task: nobody will read its reports
-        live = self._live = [None]
-        self.destroyed.connect(lambda *_: live[0] is not None and live[0].set())
 
     def start(self, fn) -> None:
         self.cancel()
         self._token += 1
-        self._cancel = self._live[0] = threading.Event()
+        self._cancel = threading.Event()
         self._busy = True
         self.started.emit()
-        self._drain_timer.start()
-        self._pool.start(_Job(self._token, fn, self._cancel, self._events))
+        self._pool.start(_Job(self._token, fn, self._cancel, self._relay))
 
     def cancel(self) -> None:
         """Ask the running task to stop; its reports are ignored from now on."""
@@ -87,17 +88,6 @@ class Runner(QObject):
         self.finished.disconnect(loop.quit)
         self.failed.disconnect(loop.quit)
         return not self._busy
-
-    def _drain(self) -> None:
-        """Hand the queued reports to the panel, in order (GUI thread)."""
-        while True:
-            try:
-                event = self._events.get_nowait()
-            except queue.Empty:
-                break
-            self._on_event(event)
-        if not self._busy:
-            self._drain_timer.stop()
 
     def _on_event(self, event) -> None:
         token, kind, payload = event

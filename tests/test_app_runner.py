@@ -133,26 +133,3 @@ def test_garbage_is_collected_on_the_gui_thread_only(qtbot):
     alive = gone() is not None  # (not inside an assert: pytest keeps an assert's temporaries)
     assert qtfix.collect_if_due() is not None
     assert alive and gone() is None and len(keep) > 0
-
-
-def test_runners_deleted_while_their_tasks_report_fast(qtbot):
-    """Reports never touch a Qt object from the worker: deleting a runner while its task reports
-    as fast as it can (a panel closed mid-solve) neither crashes nor leaves the task running."""
-    import shiboken6
-    from fntk_app.runner import Runner
-
-    for _ in range(20):
-        r = Runner()
-        started, stopped = threading.Event(), threading.Event()
-
-        def task(cancel, report, started=started, stopped=stopped):
-            started.set()
-            while not cancel.is_set():
-                report(Progress(0, 1, "solve (layer 1: 0 %)"))
-            stopped.set()
-
-        r.start(task)
-        assert started.wait(10)
-        qtbot.wait(5)
-        shiboken6.delete(r)
-        assert stopped.wait(10)
