@@ -45,11 +45,10 @@ DEBOUNCE_MS = 250
 
 
 def solve_task(spec, inputs, tensors):
-    """The runner task: iter_solve, reporting each finished layer as Progress (with the result so far)
-    and, inside a long layer, how far it is (the status bar's text)."""
+    """The runner task: iter_solve, reporting each finished layer as Progress (with the result so far)."""
     def task(cancel, report):
         last = None
-        for last in iter_solve(spec, inputs, tensors, cancel=cancel, progress=report):
+        for last in iter_solve(spec, inputs, tensors, cancel=cancel):
             report(Progress(len(last.layers), spec.depth, "solve", last))
         return last
     return task

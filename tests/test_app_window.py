@@ -101,29 +101,6 @@ def test_progress_reaches_the_status_bar(qtbot, win):
     assert seen[-1] is None and not win.progress.isVisible()
 
 
-def test_a_long_layer_shows_how_far_it_is_in_the_status_bar(qtbot, win, monkeypatch):
-    """Ticking a four-index tensor makes each layer a long quadrature; the status bar's bar then
-    says, inside the layer, how far it is (reports are throttled; here every one is let through)."""
-    import fntk_core.solver as solver
-
-    monkeypatch.setattr(solver, "WITHIN_LAYER_EVERY_S", 0.0)
-    _choose(qtbot, win.network.activation, "tanh")
-    qtbot.waitUntil(lambda: win.results.result().meta["network"]["activation"]["name"] == "tanh"
-                    and not win.results.runner.busy(), timeout=60_000)
-    formats = []
-    win.results.progress.connect(lambda p: formats.append(win.progress.format()) if p is not None else None)
-    items = win.results.tensor_list
-    row = next(i for i in range(items.count()) if items.item(i).data(Qt.UserRole) == "V")
-    items.setFocus()
-    items.setCurrentRow(row)
-    qtbot.keyClick(items.viewport(), Qt.Key_Space)
-    assert "V" in win.results.tensors()
-    qtbot.waitUntil(lambda: "V" in win.results.result().tensors and not win.results.runner.busy(), timeout=120_000)
-    inside = [f for f in formats if f.startswith("solve (layer ")]
-    assert inside, formats
-    assert all(f.endswith("%) %v/%m") for f in inside)
-
-
 def test_start_up_heap_is_frozen_for_the_collector_until_the_window_closes(qtbot, win):
     """Full collections on the GUI thread skip what the start-up made (no 0.2 s walk of it);
     closing the window hands it back, so its cycles can be collected."""
