@@ -79,12 +79,13 @@ def test_batch_equals_one_key_at_a_time():
 @pytest.mark.parametrize("act, threads", [("tanh", 1), ("tanh", 2), ("relu", 1)])
 def test_cancel_stops_within_a_layer(act, threads, monkeypatch):
     """A cancel that fires during a layer's expectations stops them at once (with several
-    quadrature threads, only the sets already in flight finish); layers done stand."""
+    quadrature threads, only the sets already in flight finish; ReLU: only the batch of keys
+    under way finishes); layers done stand."""
     import fntk_core.gaussian as gaussian
-    from fntk_core.gaussian import piecewise, smooth
+    from fntk_core.gaussian import piecewise_batch, smooth
 
     work = []
-    for module, name in ((smooth, "expect_smooth_batch"), (piecewise, "expect_piecewise")):
+    for module, name in ((smooth, "expect_smooth_batch"), (piecewise_batch, "_one_batch")):
         real = getattr(module, name)
         monkeypatch.setattr(module, name, lambda *a, _real=real, **k: work.append(1) or _real(*a, **k))
     monkeypatch.setattr(gaussian, "expect_smooth_batch", smooth.expect_smooth_batch)

@@ -7,7 +7,8 @@ activations use the trapezoidal rule in the kernel's eigenbasis (:mod:`.smooth`)
 or, for kernels far wider than the activation's own scale, Gauss-Legendre panels
 graded at the kinks, with a node count that does not grow with the kernel
 (:mod:`.graded`); the scale-invariant family is evaluated exactly, delta functions
-included (:mod:`.piecewise`).
+included (:mod:`.piecewise`; float64 keys that share their groups are evaluated together,
+as arrays, by :mod:`.piecewise_batch`).
 """
 from __future__ import annotations
 
@@ -57,7 +58,11 @@ def expectations(activation, K: np.ndarray, keys: list[Key], poll=None, progress
     K = np.asarray(K)
     K = K if K.dtype == object else K.astype(float)  # object: mpmath entries (piecewise only)
     out = np.empty(len(keys), dtype=K.dtype)
-    if activation.scale_invariant:
+    if activation.scale_invariant and K.dtype != object:
+        from .piecewise_batch import expect_piecewise_many
+
+        return expect_piecewise_many(K, keys, activation.slopes, poll=poll, progress=progress)
+    if activation.scale_invariant:   # mpmath entries: key by key, at their precision
         from .piecewise import expect_piecewise
 
         for i, (coords, groups) in enumerate(keys):
