@@ -4,7 +4,8 @@ The four-index statistics (V, D, F, A, B) hold N^4 numbers per layer: 16.7 M (13
 float64) at N = 64. A solve keeps (1) the requested tensors of every layer, then the result
 expanded to all inputs, and (2) a working set for one layer step: the state of every tensor
 the recursions need (this layer and the next), the compiled plan's index tables (one entry
-per component of each expectation factor), the operands of the largest contraction (every expectation factor dense, n^labels) and, for
+per component of each expectation factor), the operands of the largest term (each expectation
+factor dense over its field labels, once per pattern of its derivative labels) and, for
 smooth activations, one chunk of quadrature nodes per quadrature thread. The
 estimate counts these from the recursions themselves, so a refused solve costs nothing.
 """
@@ -74,17 +75,24 @@ def estimate_memory(recursions: dict, names, ranks: dict[str, int], *, n_inputs:
     tables, operands = 0, 0
     for rec in recursions.values():
         for t in rec.terms:
-            sizes = [n ** len(e.labels) for e in t.expectations]   # each factor is a dense operand
             tables += INDEX * sum(_components(e, n) for e in t.expectations)
-            operands = max(operands, entry * (sum(sizes) + n ** max(4, len(rec.labels))))
+            # each factor is held as one dense array over its fields per pattern (compiled.py),
+            # next to the lower tensor, the contraction's result and the output
+            parts = sum(_fields(e) ** (len(e.labels) - _fields(e)) * n ** _fields(e) for e in t.expectations)
+            tensor = n ** len(t.tensor.labels) if t.tensor is not None else 0
+            operands = max(operands, entry * (parts + tensor + 2 * n ** max(4, len(rec.labels))))
     quad = QUADRATURE * quadrature_threads() if quadrature else 0
     return MemoryEstimate(history + result, state + tables + operands + quad, n_inputs, n_solved)
+
+
+def _fields(e) -> int:
+    return len({f.label for f in e.fields})
 
 
 def _components(e, n: int) -> int:
     """At most how many nonzero components the plan stores for an expectation factor: its field
     labels take any of n inputs, a derivative-only label only one of those fields' inputs."""
-    fields = len({f.label for f in e.fields})
+    fields = _fields(e)
     return n ** fields * min(fields, n) ** (len(e.labels) - fields)
 
 

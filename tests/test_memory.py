@@ -114,5 +114,6 @@ def test_plan_tables_are_counted_by_their_components_not_the_dense_shape():
     plan = Plan(recs, n)
     for rec, compiled_rec in zip(recs.values(), plan.compiled.values()):
         for term, cterm in zip(rec.terms, compiled_rec.terms):
-            for e, (_, flat, _, _) in zip(term.expectations, cterm.expect):
-                assert len(flat) <= _components(e, n) <= 2 * len(flat) + 64
+            for e, parts in zip(term.expectations, cterm.factors):
+                stored = sum(len(flat) for _, flat, _ in parts)
+                assert stored <= _components(e, n) <= 2 * stored + 64

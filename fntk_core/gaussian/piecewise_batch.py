@@ -198,23 +198,29 @@ def _sign_moment(node: _Batch, T: tuple[int, ...]) -> np.ndarray:
 
 
 def _plackett(R: np.ndarray, n: int) -> np.ndarray:
-    """sum over pairs of the Plackett integral (see piecewise._sign4) by n-point Gauss-Legendre."""
+    """The Plackett integrals of piecewise._sign4, summed over the six pairs, by the n-point rule.
+
+    Along R(t) = I + t (R - I), with a = t r = sin(theta), the conditional covariance of
+    (z_k, z_l) given z_i = z_j = 0 is, times cos^2(theta), c2 - t^2 (r_ki^2 + r_kj^2 -
+    2 a r_ki r_kj) and so on: the products of R's entries are formed once per element."""
     x, w = _nodes(n)
     total = np.zeros(R.shape[0])
     for i, j in _PAIRS:
         k, l = (b for b in range(4) if b not in (i, j))
-        r = R[:, i, j][:, None]
+        r = R[:, i, j]
+        rki, rkj, rli, rlj, rkl = R[:, k, i], R[:, k, j], R[:, l, i], R[:, l, j], R[:, k, l]
         top = np.arcsin(r)
-        theta = top * x
+        inv = np.where(r == 0, 0.0, 1 / np.where(r == 0, 1.0, r))[:, None]   # r = 0: an empty interval
+        theta = top[:, None] * x
         a, c2 = np.sin(theta), np.cos(theta) ** 2
-        t = np.where(r == 0, 0.0, a / np.where(r == 0, 1.0, r))
-        k1, k2, l1, l2 = (t * R[:, p, q][:, None] for p, q in ((k, i), (k, j), (l, i), (l, j)))
-        skl = t * R[:, k, l][:, None] * c2 - (k1 * l1 + k2 * l2 - a * (k1 * l2 + k2 * l1))
-        skk = c2 - (k1 * k1 + k2 * k2 - 2 * a * k1 * k2)
-        sll = c2 - (l1 * l1 + l2 * l2 - 2 * a * l1 * l2)
+        t = a * inv
+        t2 = t * t
+        skl = t * rkl[:, None] * c2 - t2 * ((rki * rli + rkj * rlj)[:, None] - a * (rki * rlj + rkj * rli)[:, None])
+        skk = c2 - t2 * ((rki * rki + rkj * rkj)[:, None] - 2 * a * (rki * rkj)[:, None])
+        sll = c2 - t2 * ((rli * rli + rlj * rlj)[:, None] - 2 * a * (rli * rlj)[:, None])
         den = skk * sll
-        f = np.where(den > 0, np.arcsin(np.clip(skl / np.sqrt(np.where(den > 0, den, 1.0)), -1, 1)), 0.0)
-        total += (top[:, 0] * (f @ w))
+        f = np.arcsin(np.clip(skl / np.sqrt(np.where(den > 0, den, 1.0)), -1, 1))
+        total += top * (np.where(den > 0, f, 0.0) @ w)
     return 4 / np.pi**2 * total
 
 
@@ -262,6 +268,8 @@ def expect_piecewise_many(K: np.ndarray, keys: list, slopes, poll=None, progress
             scalar += positions
             continue
         coords = np.array([keys[p][0] for p in positions])
+        order = np.lexsort(coords.T[::-1])   # the same sample-index sets in the same order: one root
+        coords, positions = coords[order], [positions[i] for i in order]
         values, ok = _one_batch(K, coords, groups, slopes, roots)
         out[positions] = values
         scalar += [p for p, good in zip(positions, ok) if not good]

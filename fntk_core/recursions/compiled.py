@@ -150,16 +150,41 @@ def _expand_expectation(e: Expectation, n: int, table: KeyTable):
     return np.concatenate(flats).astype(np.intp), np.concatenate(kids).astype(np.intp)
 
 
+def _split_by_pattern(e: Expectation, n: int, flat: np.ndarray, kids: np.ndarray):
+    """An expectation factor as a sum over *patterns*: which field label each derivative-only
+    label equals (the first one with its sample index).  Each pattern's part is dense over the
+    field labels alone (n^fields), the derivative-only labels become Kronecker deltas, so the
+    factor is never materialised over all its labels (n^6 entries for <d^4 (sigma sigma)>,
+    of which only ~16 n^2 are nonzero).  Returns [(pattern, flat indices over the fields, key ids)]."""
+    labels = e.labels
+    fields = [labels.index(l) for l in dict.fromkeys(f.label for f in e.fields)]
+    derivs = [i for i in range(len(labels)) if i not in fields]
+    if not labels:
+        return [((), flat, kids)]
+    v = np.array(np.unravel_index(flat, (n,) * len(labels)))
+    fv = v[fields]
+    code = np.zeros(len(flat), np.int64)
+    for i in derivs:   # the first field label holding this derivative label's index
+        code = code * len(fields) + np.argmax(fv == v[i], axis=0)
+    parts = []
+    for c in np.unique(code):
+        rows = np.nonzero(code == c)[0]
+        pattern = tuple(int(c) // len(fields) ** (len(derivs) - 1 - j) % len(fields) for j in range(len(derivs)))
+        parts.append((pattern, np.ravel_multi_index(tuple(fv[:, rows]), (n,) * len(fields)), kids[rows]))
+    return parts
+
+
 @dataclass
 class _CompiledTerm:
+    """One term: its expectation factors split by pattern, and one contraction per choice of a
+    pattern for every factor, with the Kronecker deltas applied by renaming letters."""
     poly: tuple
-    expect: list  # (shape, flat, kids, letters)
-    thetas: list  # letters
-    tensor: tuple | None  # (name, letters)
-    free_out: list  # letters of output labels that no factor carries
-    subscripts: str
-    path: list | None = None
-    key_ids: np.ndarray | None = None  # every Gaussian key this term reads
+    factors: list        # per expectation factor: [(number of fields, flat, kids)] by pattern
+    contractions: list   # (pattern choice per factor, subscripts, path, output index or None)
+    n_thetas: int
+    tensor: str | None
+    n_free: int          # output labels no factor carries (broadcast with ones)
+    key_ids: np.ndarray  # every Gaussian key this term reads
 
     def active(self, lower: dict[str, np.ndarray], params: dict[str, float]) -> bool:
         """False when the term vanishes identically: zero coefficient or zero lower tensor.
@@ -169,7 +194,7 @@ class _CompiledTerm:
         """
         if _eval_poly(self.poly, params) == 0.0:
             return False
-        return self.tensor is None or bool(np.any(lower[self.tensor[0]]))
+        return self.tensor is None or bool(np.any(lower[self.tensor]))
 
 
 class CompiledRecursion:
@@ -184,30 +209,53 @@ class CompiledRecursion:
                 letters[label] = next(pool)
             return letters[label]
 
-        out = "".join(L(l) for l in rec.labels)
+        out = [L(l) for l in rec.labels]
         self.terms: list[_CompiledTerm] = []
         for t in rec.terms:
-            ops = []
-            expect = []
+            factors, split = [], []
             for e in t.expectations:
                 flat, kids = _expand_expectation(e, n, table)
-                lets = "".join(L(l) for l in e.labels)
-                expect.append(((n,) * len(e.labels), flat, kids, lets))
-                ops.append(lets)
-            thetas = [L(a) + L(b) for a, b in t.thetas]
-            ops += thetas
-            tensor = None
-            if t.tensor is not None:
-                tensor = (t.tensor.name, "".join(L(l) for l in t.tensor.labels))
-                ops.append(tensor[1])
-            carried = set("".join(ops))
+                field_labels = list(dict.fromkeys(f.label for f in e.fields))
+                parts = _split_by_pattern(e, n, flat, kids)
+                factors.append([(len(field_labels), f, k) for _, f, k in parts])
+                split.append(([L(l) for l in field_labels], [L(l) for l in e.labels if l not in field_labels],
+                              [p for p, _, _ in parts]))
+            thetas = [(L(a), L(b)) for a, b in t.thetas]
+            tensor = [L(l) for l in t.tensor.labels] if t.tensor is not None else None
+            carried = {c for f, d, _ in split for c in f + d} | {c for th in thetas for c in th} | set(tensor or ())
             free = [c for c in out if c not in carried]
-            ops += free
-            subscripts = ",".join(ops) + "->" + out
-            dummy = [np.empty((n,) * len(o)) for o in ops]
-            path = np.einsum_path(subscripts, *dummy, optimize="greedy")[0]
-            kids = np.unique(np.concatenate([e[2] for e in expect])) if expect else np.zeros(0, np.intp)
-            self.terms.append(_CompiledTerm(_poly(t.coeff), expect, thetas, tensor, free, subscripts, path, kids))
+            contractions = []
+            for choice in itertools.product(*[range(len(p)) for _, _, p in split]):
+                same = {}   # union-find over letters: a delta identifies two labels
+
+                def root(c):
+                    while same.get(c, c) != c:
+                        c = same[c]
+                    return c
+
+                for (fields, derivs, patterns), k in zip(split, choice):
+                    for d, j in zip(derivs, patterns[k]):
+                        a, b = root(d), root(fields[j])
+                        if a != b:
+                            same[a] = b
+                ops = ["".join(root(c) for c in f) for f, _, _ in split]
+                ops += [root(a) + root(b) for a, b in thetas]
+                ops += ["".join(root(c) for c in tensor)] if tensor else []
+                ops += [root(c) for c in free]
+                target = [root(c) for c in out]
+                unique = "".join(dict.fromkeys(target))
+                subscripts = ",".join(ops) + "->" + unique
+                dummy = [np.empty((n,) * len(o)) for o in ops]
+                path = np.einsum_path(subscripts, *dummy, optimize="greedy")[0]
+                # a repeated output letter: the result lands on a diagonal of the output
+                where = None if len(unique) == len(target) else tuple(
+                    np.arange(n).reshape([n if i == unique.index(c) else 1 for i in range(len(unique))])
+                    for c in target)
+                contractions.append((choice, subscripts, path, where))
+            kids = [k for f in factors for _, _, k in f]
+            key_ids = np.unique(np.concatenate(kids)) if kids else np.zeros(0, np.intp)
+            self.terms.append(_CompiledTerm(_poly(t.coeff), factors, contractions, len(thetas),
+                                            t.tensor.name if t.tensor is not None else None, len(free), key_ids))
 
     def evaluate(self, values: np.ndarray, theta: np.ndarray, lower: dict[str, np.ndarray],
                  params: dict[str, float]) -> np.ndarray:
@@ -217,16 +265,25 @@ class CompiledRecursion:
             if not ct.active(lower, params):
                 continue
             c = _eval_poly(ct.poly, params)
-            operands = []
-            for shape, flat, kids, _ in ct.expect:
-                arr = np.zeros(int(np.prod(shape)), dtype=values.dtype)
-                arr[flat] = values[kids]
-                operands.append(arr.reshape(shape))
-            operands += [theta] * len(ct.thetas)
-            if ct.tensor is not None:
-                operands.append(lower[ct.tensor[0]])
-            operands += [np.ones(n)] * len(ct.free_out)
-            total += c * np.einsum(ct.subscripts, *operands, optimize=ct.path if n > 3 else False)
+            parts: dict[tuple[int, int], np.ndarray] = {}
+            for choice, subscripts, path, where in ct.contractions:
+                operands = []
+                for i, k in enumerate(choice):
+                    if (i, k) not in parts:
+                        nf, flat, kids = ct.factors[i][k]
+                        arr = np.zeros(n**nf, dtype=values.dtype)
+                        arr[flat] = values[kids]
+                        parts[(i, k)] = arr.reshape((n,) * nf)
+                    operands.append(parts[(i, k)])
+                operands += [theta] * ct.n_thetas
+                if ct.tensor is not None:
+                    operands.append(lower[ct.tensor])
+                operands += [np.ones(n)] * ct.n_free
+                r = np.einsum(subscripts, *operands, optimize=path if n > 3 else False)
+                if where is None:
+                    total += c * r
+                else:
+                    total[where] += c * r
         return total
 
 
