@@ -3,10 +3,11 @@
     python benchmarks/solver_inputs.py [--depth 10] [--old 2,4,8] [--new 2,4,8,16,32,64]
                                        [--activations tanh,gelu,relu] [--max-memory 24G]
 
-Tensors K, Theta, V, K1, Theta1, D, F, A, B; C_W = 1, C_b = 0.1, n0 = 4, Gaussian inputs
-(seed 0). "old" is the engine before the quadrature nodes were generated slice by slice:
-the same rule built as a full cube of nodes (``plain_nodes`` below, the former code), run
-through the same recursions, so the two answers are compared entry by entry. Before each
+Tensors K, Theta, V, K1, Theta1, D, F, A, B; C_W = 1 (ReLU: 2, its critical point), C_b = 0.1,
+n0 = 4, Gaussian inputs (seed 0). "old" is the former Gaussian-expectation engine: for smooth
+activations the same rule built as a full cube of nodes (``plain_nodes`` below), for the ReLU
+family one key at a time (``scalar_piecewise``), run through the same recursions, so the two
+answers are compared entry by entry. Before each
 new solve the memory estimate is printed; a solve above --max-memory is reported, not run.
 The last line is ``speedup_inputs_8_tanh: X`` when both engines ran N = 8 with tanh.
 """
@@ -23,7 +24,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fntk_core import NetworkSpec, get_activation  # noqa: E402
-from fntk_core.gaussian import smooth  # noqa: E402
+from fntk_core.gaussian import piecewise_batch, smooth  # noqa: E402
+from fntk_core.gaussian.piecewise import expect_piecewise  # noqa: E402
 from fntk_core.memory import MemoryLimitError, format_bytes, parse_bytes  # noqa: E402
 from fntk_core.recursions.compiled import cached_plan  # noqa: E402
 from fntk_core.solver import memory_estimate, solve  # noqa: E402
@@ -54,14 +56,19 @@ def plain_nodes(cov, refine=1.0, chunk=smooth.CHUNK):
         yield u[inside] @ basis.T, wts[inside]
 
 
+def scalar_piecewise(K, keys, slopes, poll=None, progress=None):
+    """The former ReLU-family engine: one key at a time (still the reference for degenerate kernels)."""
+    return np.array([expect_piecewise(K[np.ix_(c, c)], g, slopes) for c, g in keys])
+
+
 @contextmanager
 def old_engine():
-    saved = smooth.gauss_nodes
-    smooth.gauss_nodes = plain_nodes
+    saved = smooth.gauss_nodes, piecewise_batch.expect_piecewise_many
+    smooth.gauss_nodes, piecewise_batch.expect_piecewise_many = plain_nodes, scalar_piecewise
     try:
         yield
     finally:
-        smooth.gauss_nodes = saved
+        smooth.gauss_nodes, piecewise_batch.expect_piecewise_many = saved
 
 
 def _relative(a, b) -> float:
@@ -85,8 +92,10 @@ def main(argv=None) -> int:
     x_all = np.random.default_rng(0).normal(size=(max(args.old + args.new), 4))
     speedup = None
     for name in args.activations.split(","):
-        spec = NetworkSpec(n0=4, depth=args.depth, activation=get_activation(name), c_w=1.0, c_b=0.1)
-        solve(NetworkSpec(n0=4, depth=2, activation=spec.activation, c_w=1.0, c_b=0.1), x_all[:2])  # warm-up
+        act = get_activation(name)
+        c_w = 2.0 if act.scale_invariant else 1.0   # ReLU at criticality (at C_W = 1 its kernel collapses)
+        spec = NetworkSpec(n0=4, depth=args.depth, activation=act, c_w=c_w, c_b=0.1)
+        solve(NetworkSpec(n0=4, depth=2, activation=act, c_w=c_w, c_b=0.1), x_all[:2])  # warm-up
         old, old_s = {}, {}
         for n in args.old:
             with old_engine():

@@ -197,12 +197,14 @@ def _sign_moment(node: _Batch, T: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def _plackett(R: np.ndarray, n: int) -> np.ndarray:
+def _plackett(R: np.ndarray, n: int, chunk: int = 1024) -> np.ndarray:
     """The Plackett integrals of piecewise._sign4, summed over the six pairs, by the n-point rule.
 
     Along R(t) = I + t (R - I), with a = t r = sin(theta), the conditional covariance of
     (z_k, z_l) given z_i = z_j = 0 is, times cos^2(theta), c2 - t^2 (r_ki^2 + r_kj^2 -
     2 a r_ki r_kj) and so on: the products of R's entries are formed once per element."""
+    if len(R) > chunk:   # temporaries that stay in cache: ~2x faster than all rows at once
+        return np.concatenate([_plackett(R[lo:lo + chunk], n, chunk) for lo in range(0, len(R), chunk)])
     x, w = _nodes(n)
     total = np.zeros(R.shape[0])
     for i, j in _PAIRS:
@@ -255,10 +257,19 @@ def expect_piecewise_many(K: np.ndarray, keys: list, slopes, poll=None, progress
         batches[tuple(groups)].append(i)
     scale = float(np.max(np.abs(np.diag(K)))) if K.size else 0.0
     sane = bool(np.all(np.isfinite(K))) and np.allclose(K, K.T, rtol=0.0, atol=1e-12 * max(scale, 1e-300))
-    roots: dict[tuple, _Batch] = {}
+    # each batch sorted by its sample-index sets; batches over the same sets run one after
+    # another and share one root (and its memo), which is dropped when the sets change
+    work = []
+    for groups, positions in batches.items():
+        coords = np.array([keys[p][0] for p in positions])
+        order = np.lexsort(coords.T[::-1])
+        coords = coords[order]
+        work.append(((coords.shape, coords.tobytes()), groups, coords, [positions[i] for i in order]))
+    work.sort(key=lambda w: w[0])
+    root, root_tag = None, None
     scalar: list[int] = []   # keys the scalar engine evaluates (and raises for, if it must)
     done = 0
-    for groups, positions in batches.items():
+    for tag, groups, coords, positions in work:
         if progress is not None:
             progress(done, len(keys))
         if poll is not None and poll():
@@ -267,10 +278,10 @@ def expect_piecewise_many(K: np.ndarray, keys: list, slopes, poll=None, progress
         if not sane:
             scalar += positions
             continue
-        coords = np.array([keys[p][0] for p in positions])
-        order = np.lexsort(coords.T[::-1])   # the same sample-index sets in the same order: one root
-        coords, positions = coords[order], [positions[i] for i in order]
-        values, ok = _one_batch(K, coords, groups, slopes, roots)
+        if tag != root_tag:
+            root, root_tag = None, tag
+            root = _root(K, coords)
+        values, ok = _one_batch(root, groups, slopes)
         out[positions] = values
         scalar += [p for p, good in zip(positions, ok) if not good]
     for n, p in enumerate(scalar):
@@ -282,18 +293,18 @@ def expect_piecewise_many(K: np.ndarray, keys: list, slopes, poll=None, progress
     return out
 
 
-def _one_batch(K, coords, groups, slopes, roots) -> tuple[np.ndarray, np.ndarray]:
-    """Values of the keys (coords[b], groups) and where they are exact; batches over the same
-    sample-index sets share one root (and so everything memoised on it)."""
-    tag = (coords.shape, coords.tobytes())
-    if tag not in roots:
-        cov = K[coords[:, :, None], coords[:, None, :]]
-        cov = (cov + np.swapaxes(cov, 1, 2)) / 2
-        scale = np.maximum(np.max(np.abs(np.einsum("bii->bi", cov)), axis=1), 1e-300)
-        psd = np.linalg.eigvalsh(cov)[:, 0] >= -1e-10 * scale   # otherwise the scalar engine raises
-        roots[tag] = _Batch(cov, psd)
-    root = roots[tag]
-    total, ok = np.zeros(len(coords)), root.ok
+def _root(K: np.ndarray, coords: np.ndarray) -> _Batch:
+    """The covariances of the sample-index sets ``coords`` (rows), flagged where not PSD."""
+    cov = K[coords[:, :, None], coords[:, None, :]]
+    cov = (cov + np.swapaxes(cov, 1, 2)) / 2
+    scale = np.maximum(np.max(np.abs(np.einsum("bii->bi", cov)), axis=1), 1e-300)
+    psd = np.linalg.eigvalsh(cov)[:, 0] >= -1e-10 * scale   # otherwise the scalar engine raises
+    return _Batch(cov, psd)
+
+
+def _one_batch(root: _Batch, groups, slopes) -> tuple[np.ndarray, np.ndarray]:
+    """Values of the keys (root's sample-index sets, groups) and where they are exact."""
+    total, ok = np.zeros(len(root.cov)), root.ok
     per_coord = [_group_atoms(g, *slopes) for g in groups]
     with np.errstate(all="ignore"):   # flagged elements compute garbage, never used
         for combo in product(*per_coord):

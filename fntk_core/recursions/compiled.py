@@ -40,6 +40,7 @@ def _eval_poly(poly, params: dict[str, float]) -> float:
 
 
 MAX_INDICES = 4  # distinct sample indices one Gaussian key may have (the engine's limit)
+BLOCK = 1 << 18  # components classified at once by the compiler (bounds its memory)
 
 
 class KeyTable:
@@ -76,19 +77,18 @@ class KeyTable:
         code = gid.astype(np.int64)
         for k in range(MAX_INDICES):
             code = code * (self.n + 1) + (coords[k] if k < len(coords) else self.n)
-        uniq, first, inverse = np.unique(code, return_index=True, return_inverse=True)
-        at = np.searchsorted(self._codes, uniq)
-        known = at < len(self._codes)
-        known[known] = self._codes[at[known]] == uniq[known]
+        at = np.minimum(np.searchsorted(self._codes, code), max(len(self._codes) - 1, 0))
+        known = self._codes[at] == code if len(self._codes) else np.zeros(len(code), bool)
         if not known.all():   # new keys: the only place a Python key is built
-            fresh = np.nonzero(~known)[0]
-            made = np.array([self.id((tuple(int(v) for v in coords[:distinct[i], i]), self._groups[gid[i]]))
-                             for i in first[fresh].tolist()], np.intp)
-            order = np.argsort(np.concatenate([self._codes, uniq[fresh]]), kind="stable")
-            self._codes = np.concatenate([self._codes, uniq[fresh]])[order]
+            uniq, first = np.unique(code[~known], return_index=True)
+            rows = np.nonzero(~known)[0][first]
+            made = np.array([self.id((tuple(row[:d]), self._groups[g])) for row, d, g in zip(
+                coords[:, rows].T.tolist(), distinct[rows].tolist(), gid[rows].tolist())], np.intp)
+            order = np.argsort(np.concatenate([self._codes, uniq]), kind="stable")
+            self._codes = np.concatenate([self._codes, uniq])[order]
             self._code_ids = np.concatenate([self._code_ids, made])[order]
-            at = np.searchsorted(self._codes, uniq)
-        return self._code_ids[at][inverse.ravel()]
+            at = np.searchsorted(self._codes, code)
+        return self._code_ids[at]
 
 
 def _expand_expectation(e: Expectation, n: int, table: KeyTable):
@@ -96,7 +96,7 @@ def _expand_expectation(e: Expectation, n: int, table: KeyTable):
 
     A component's key depends only on its *pattern* (which labels share a sample index, and
     in which order those indices come) and on the distinct indices themselves, so the n^L
-    components are classified with array operations, one slice of the first label at a time."""
+    components are classified with array operations, a block of values of the first label at a time."""
     labels = e.labels
     field_labels = list(dict.fromkeys(f.label for f in e.fields))
     deriv_only = [l for l in labels if l not in field_labels]
@@ -119,8 +119,10 @@ def _expand_expectation(e: Expectation, n: int, table: KeyTable):
 
     flats, kids = [], []
     rest = np.indices((n,) * (F - 1)).reshape(F - 1, -1)
-    for first in range(n):
-        fv = np.vstack([np.full(rest.shape[1], first), rest])               # F x rows: the field labels' indices
+    per = max(1, BLOCK // rest.shape[1])   # values of the first label per block of rows
+    for first in range(0, n, per):
+        firsts = np.arange(first, min(n, first + per))
+        fv = np.vstack([np.repeat(firsts, rest.shape[1]), np.tile(rest, len(firsts))])   # F x rows: field indices
         new = np.array([np.all([fv[k] != fv[j] for j in range(k)], axis=0) if k else np.ones(fv.shape[1], bool)
                         for k in range(F)])                                  # first occurrence of its index
         rank = np.array([np.sum(new & (fv < fv[j]), axis=0) for j in range(F)])   # position among the distinct
