@@ -35,12 +35,19 @@ def check_writable(path) -> Path:
 
 def atomic_write_bytes(path, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; on any failure the temporary file is removed."""
+    return atomic_write_chunks(path, [data])
+
+
+def atomic_write_chunks(path, chunks) -> Path:
+    """Write the byte strings of the iterable ``chunks`` to ``path`` atomically (a large file
+    is never held in memory whole); on any failure the temporary file is removed."""
     p = Path(path)
     check_writable(p)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent if str(p.parent) else ".")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for data in chunks:
+                fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp creates 0600; give the file the permissions a plain open() would.

@@ -5,12 +5,14 @@ float64) at N = 64. A solve keeps (1) the requested tensors of every layer, then
 expanded to all inputs, and (2) a working set for one layer step: the state of every tensor
 the recursions need (this layer and the next), the compiled plan's index tables (one entry
 per component of each expectation factor), the operands of the largest term (each expectation
-factor dense over its field labels, once per pattern of its derivative labels) and, for
-smooth activations, one chunk of quadrature nodes per quadrature thread. The
+factor dense over its field labels, once per pattern of its derivative labels) and one chunk of
+quadrature nodes per quadrature thread (smooth activations) or one block of closed forms (the
+ReLU family). The
 estimate counts these from the recursions themselves, so a refused solve costs nothing.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -23,6 +25,10 @@ INDEX = 16  # bytes per plan-table entry: flat position and key id (two intp)
 # Smooth activations: the quadrature of one set of sample indices evaluates its rule in chunks
 # of 2^18 nodes (gaussian/smooth.py): coordinates, weights and the activation columns of a chunk.
 QUADRATURE = 96 * 2**20
+# The ReLU family: one block of at most 2^15 sample-index sets evaluated together, with
+# everything its reduction memoises (gaussian/piecewise_batch.py; measured 4 KiB per set).
+CLOSED_FORM_ROWS = 1 << 15
+CLOSED_FORM_ROW = 5 * 2**10
 DEFAULT_MAX_MEMORY = 8 * 2**30
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
@@ -81,7 +87,8 @@ def estimate_memory(recursions: dict, names, ranks: dict[str, int], *, n_inputs:
             parts = sum(_fields(e) ** (len(e.labels) - _fields(e)) * n ** _fields(e) for e in t.expectations)
             tensor = n ** len(t.tensor.labels) if t.tensor is not None else 0
             operands = max(operands, entry * (parts + tensor + 2 * n ** max(4, len(rec.labels))))
-    quad = QUADRATURE * quadrature_threads() if quadrature else 0
+    sets = sum(math.comb(n, d) for d in range(1, 5))
+    quad = QUADRATURE * quadrature_threads() if quadrature else CLOSED_FORM_ROW * min(sets, CLOSED_FORM_ROWS)
     return MemoryEstimate(history + result, state + tables + operands + quad, n_inputs, n_solved)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import FntkError
-from .files import atomic_write_text
+from .files import atomic_write_chunks
 from .tensors import RANKS, TENSORS
 
 RESULT_FORMAT = "fntk-result"
@@ -154,21 +154,26 @@ class Result:
                            if self.layers else f"layer {layer}: this result has no layers")
         return self.tensors[name][self.layers.index(layer)]
 
-    def to_json_dict(self) -> dict:
+    def to_json_dict(self, arrays: bool = True) -> dict:
+        """The fntk-result JSON as a dict (``arrays=False``: without tensors and stderr)."""
         d = {
             "format": RESULT_FORMAT,
             "version": RESULT_VERSION,
             "meta": _encode_meta(self.meta.to_dict()),
             "layers": list(map(int, self.layers)),
-            "tensors": {k: _encode(v) for k, v in self.tensors.items()},
         }
-        if self.stderr is not None:
-            d["stderr"] = {k: _encode(v) for k, v in self.stderr.items()}
+        if arrays:
+            d["tensors"] = {k: _encode(v) for k, v in self.tensors.items()}
+            if self.stderr is not None:
+                d["stderr"] = {k: _encode(v) for k, v in self.stderr.items()}
         return d
 
     def save(self, path) -> None:
-        """Write the fntk-result JSON atomically (a crash never leaves half a file)."""
-        atomic_write_text(path, json.dumps(self.to_json_dict(), indent=1, allow_nan=False))
+        """Write the fntk-result JSON atomically (a crash never leaves half a file), streamed
+        one row of numbers at a time: the JSON of 64-input four-index tensors is gigabytes."""
+        head = self.to_json_dict(arrays=False)
+        atomic_write_chunks(path, (t.encode() for t in _json_chunks(head, {
+            "tensors": self.tensors, **({"stderr": self.stderr} if self.stderr is not None else {})})))
 
     @classmethod
     def from_json_dict(cls, d) -> Result:
@@ -196,6 +201,30 @@ class Result:
 # JSON has no inf/NaN: they are written as the strings "inf", "-inf", "nan" (kept apart);
 # reading also accepts null (files of fntk before 0.2) as NaN.
 _NONFINITE_TEXT = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
+
+
+def _json_chunks(head: dict, groups: dict):
+    """The text of {**head, group: {name: array}} in pieces: one row of numbers per piece."""
+    yield json.dumps(head, indent=1, allow_nan=False)[:-2]   # without the closing "\n}"
+    for group, arrays in groups.items():
+        yield f',\n "{group}": {{'
+        for i, (name, a) in enumerate(arrays.items()):
+            yield f'{"," if i else ""}\n  {json.dumps(name)}: '
+            yield from _array_chunks(np.asarray(a, dtype=float))
+        yield "\n }"
+    yield "\n}"
+
+
+def _array_chunks(a: np.ndarray):
+    if a.ndim <= 1:
+        yield json.dumps(_encode_value(a.tolist()), allow_nan=False)
+        return
+    yield "["
+    for i, row in enumerate(a):
+        if i:
+            yield ",\n" if a.ndim == 2 else ","
+        yield from _array_chunks(row)
+    yield "]"
 
 
 def _encode(a: np.ndarray):

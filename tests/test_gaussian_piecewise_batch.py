@@ -110,3 +110,13 @@ def test_a_cancel_stops_between_batches():
     with pytest.raises(Interrupted):
         expect_piecewise_many(K, keys, (1.0, 0.0), poll=lambda: polls.append(1) or len(polls) >= 2)
     assert len(polls) == 2
+
+
+def test_blocks_of_sample_index_sets_give_the_same_values(monkeypatch):
+    """The memo's memory is bounded by evaluating at most ROWS sets together: the same numbers
+    (to rounding: BLAS may sum a matrix-vector product in another order for other shapes)."""
+    keys = _keys(6)
+    K = _kernel(np.random.default_rng(4), 6)
+    whole = expect_piecewise_many(K, keys, (1.0, 0.0))
+    monkeypatch.setattr(piecewise_batch, "ROWS", 7)
+    np.testing.assert_allclose(expect_piecewise_many(K, keys, (1.0, 0.0)), whole, rtol=1e-14, atol=1e-16)

@@ -32,6 +32,20 @@ def test_inf_and_nan_stay_distinct(tmp_path):
     assert np.isnan(back[0, 0]) and back[0, 1] == np.inf and back[1, 0] == -np.inf
 
 
+def test_streamed_file_is_the_json_document(tmp_path):
+    """save() writes one row of numbers at a time; the file is the same JSON document as
+    to_json_dict(), and a failure half-way through keeps the previous file."""
+    r = make()
+    r.save(tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text()) == json.loads(json.dumps(r.to_json_dict()))
+    before = (tmp_path / "r.json").read_text()
+    bad = Result([1], {"K": np.ones((1, 2, 2))})
+    bad.tensors["V"] = np.array([[[[[object()]]]]], dtype=object)   # not a number: fails mid-stream
+    with pytest.raises(TypeError):
+        bad.save(tmp_path / "r.json")
+    assert (tmp_path / "r.json").read_text() == before and len(list(tmp_path.iterdir())) == 1
+
+
 def test_old_null_reads_as_nan(tmp_path):
     p = tmp_path / "old.json"
     p.write_text(json.dumps({"format": "fntk-result", "version": 1, "layers": [1],

@@ -31,6 +31,7 @@ __all__ = ["expect_piecewise_many"]
 # the elements not settled yet, then the scalar adaptive rule takes over.
 GL_NODES = (24, 48, 96, 192)
 SETTLED = 1e-14
+ROWS = 1 << 15   # sample-index sets evaluated together: bounds the memo's memory (~100 MiB)
 _PAIRS = tuple(combinations(range(4), 2))
 
 
@@ -258,32 +259,34 @@ def expect_piecewise_many(K: np.ndarray, keys: list, slopes, poll=None, progress
     scale = float(np.max(np.abs(np.diag(K)))) if K.size else 0.0
     sane = bool(np.all(np.isfinite(K))) and np.allclose(K, K.T, rtol=0.0, atol=1e-12 * max(scale, 1e-300))
     # each batch sorted by its sample-index sets; batches over the same sets run one after
-    # another and share one root (and its memo), which is dropped when the sets change
-    work = []
+    # another on one root (sharing its memo), a block of at most ROWS sets at a time, so the
+    # memory of the memo stays bounded whatever the number of inputs
+    same_sets: dict[tuple, list] = defaultdict(list)
     for groups, positions in batches.items():
         coords = np.array([keys[p][0] for p in positions])
         order = np.lexsort(coords.T[::-1])
         coords = coords[order]
-        work.append(((coords.shape, coords.tobytes()), groups, coords, [positions[i] for i in order]))
-    work.sort(key=lambda w: w[0])
-    root, root_tag = None, None
+        same_sets[(coords.shape, coords.tobytes())].append((groups, coords, [positions[i] for i in order]))
     scalar: list[int] = []   # keys the scalar engine evaluates (and raises for, if it must)
     done = 0
-    for tag, groups, coords, positions in work:
-        if progress is not None:
-            progress(done, len(keys))
-        if poll is not None and poll():
-            raise Interrupted
-        done += len(positions)
-        if not sane:
-            scalar += positions
-            continue
-        if tag != root_tag:
-            root, root_tag = None, tag
-            root = _root(K, coords)
-        values, ok = _one_batch(root, groups, slopes)
-        out[positions] = values
-        scalar += [p for p, good in zip(positions, ok) if not good]
+    for group in same_sets.values():
+        coords = group[0][1]
+        for lo in range(0, len(coords), ROWS):
+            root = _root(K, coords[lo:lo + ROWS]) if sane else None
+            for groups, _, positions in group:
+                if progress is not None:
+                    progress(done, len(keys))
+                if poll is not None and poll():
+                    raise Interrupted
+                rows = positions[lo:lo + ROWS]
+                done += len(rows)
+                if root is None:
+                    scalar += rows
+                    continue
+                values, ok = _one_batch(root, groups, slopes)
+                out[rows] = values
+                scalar += [p for p, good in zip(rows, ok) if not good]
+            del root
     for n, p in enumerate(scalar):
         if n % 64 == 63 and poll is not None and poll():
             raise Interrupted
