@@ -190,3 +190,31 @@ def test_cancelled_before_the_first_kept_layer_gives_an_empty_result():
     res = solve(spec, x, layers=[4], cancel=lambda: calls.append(1) or len(calls) > 1)
     assert res.meta["cancelled"] is True and res.layers == [] and res.tensors["K"].shape == (0, 3, 3)
     assert len(list(iter_solve(spec, x, layers=[3], cancel=lambda: True))) == 1
+
+
+def test_a_delta_between_output_labels_lands_on_the_diagonal():
+    """X_12 = C_W <d_2 sigma_1> = C_W delta_12 <sigma'_1>: the pattern "2 equals 1" of the
+    factor identifies two output labels, so its contraction fills the output's diagonal; the
+    same for Y_123 = <d_3 (sigma_1 sigma_2)> = delta_31 <sigma'_1 sigma_2> + delta_32 <sigma_1 sigma'_2>."""
+    from fntk_core.gaussian.smooth import expect_smooth_batch
+    from fntk_core.recursions.compiled import Plan
+    from fntk_core.recursions.terms import C_W, E, recursion, sig
+
+    act = get_activation("tanh")
+    n = 4
+    x = np.random.default_rng(5).normal(size=(n, 3))
+    K = x @ x.T / 3 + 0.2
+    recs = {"X": recursion("X", ("1", "2"), C_W * E(sig(0, "1"), "2")),
+            "Y": recursion("Y", ("1", "2", "3"), E(sig(0, "1") * sig(0, "2"), "3"))}
+    out = Plan(recs, n).step(act, K, K, {"K": K}, {"C_W": 1.5, "C_b": 0.0, "lambda_W": 1.0, "lambda_b": 0.0, "r": 1.0})
+    one = [expect_smooth_batch(act, K[i:i + 1, i:i + 1], [(((1,), 0),)])[0] for i in range(n)]
+    np.testing.assert_allclose(out["X"], 1.5 * np.diag(one), rtol=1e-12, atol=1e-15)
+    Y = np.zeros((n, n, n))
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                Y[i, i, i] = expect_smooth_batch(act, K[i:i + 1, i:i + 1], [(((0, 1), 0),)])[0]
+            else:
+                cov = K[np.ix_([i, j], [i, j])]
+                Y[i, j, i], Y[i, j, j] = expect_smooth_batch(act, cov, [(((1,), 0), ((0,), 0)), (((0,), 0), ((1,), 0))])
+    np.testing.assert_allclose(out["Y"], Y, rtol=1e-12, atol=1e-15)

@@ -4,8 +4,10 @@ Compilation is input-independent: every expectation factor of every term is
 expanded over sample indices into canonical Gaussian keys (which sample indices
 are distinct, which derivative orders sit where).  Components that share a key
 (tensor symmetries, repeated inputs in a component) are computed once per layer.
-Evaluation is then: one batch of Gaussian expectations, then one ``einsum`` per
-term.
+Evaluation is then: one batch of Gaussian expectations, then per term one ``einsum``
+for each choice of *patterns* of its factors (which field label each derivative-only
+label equals): a factor is held dense over its field labels only, its derivative
+labels become Kronecker deltas, applied by renaming einsum letters.
 """
 from __future__ import annotations
 
@@ -118,7 +120,7 @@ def _expand_expectation(e: Expectation, n: int, table: KeyTable):
         return gid_of[ranks]
 
     flats, kids = [], []
-    rest = np.indices((n,) * (F - 1)).reshape(F - 1, -1)
+    rest = np.indices((n,) * (F - 1)).reshape(F - 1, -1) if F > 1 else np.zeros((0, 1), np.intp)
     per = max(1, BLOCK // rest.shape[1])   # values of the first label per block of rows
     for first in range(0, n, per):
         firsts = np.arange(first, min(n, first + per))
