@@ -168,12 +168,15 @@ class Result:
                 d["stderr"] = {k: _encode(v) for k, v in self.stderr.items()}
         return d
 
+    def json_chunks(self):
+        """The fntk-result JSON text in pieces, one row of numbers at a time: the JSON of
+        64-input four-index tensors is gigabytes, never held whole."""
+        arrays = {"tensors": self.tensors, **({"stderr": self.stderr} if self.stderr is not None else {})}
+        return _json_chunks(self.to_json_dict(arrays=False), arrays)
+
     def save(self, path) -> None:
-        """Write the fntk-result JSON atomically (a crash never leaves half a file), streamed
-        one row of numbers at a time: the JSON of 64-input four-index tensors is gigabytes."""
-        head = self.to_json_dict(arrays=False)
-        atomic_write_chunks(path, (t.encode() for t in _json_chunks(head, {
-            "tensors": self.tensors, **({"stderr": self.stderr} if self.stderr is not None else {})})))
+        """Write the fntk-result JSON atomically (a crash never leaves half a file), streamed."""
+        atomic_write_chunks(path, (t.encode() for t in self.json_chunks()))
 
     @classmethod
     def from_json_dict(cls, d) -> Result:
@@ -212,7 +215,7 @@ def _json_chunks(head: dict, groups: dict):
             yield f'{"," if i else ""}\n  {json.dumps(name)}: '
             yield from _array_chunks(np.asarray(a, dtype=float))
         yield "\n }"
-    yield "\n}"
+    yield "\n}\n"
 
 
 def _array_chunks(a: np.ndarray):

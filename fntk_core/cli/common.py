@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import signal
 import sys
@@ -168,12 +167,18 @@ def format_table(result: Result) -> str:
 
 def write_result(result: Result, out: str | None, fmt: str) -> None:
     """Write atomically to ``out`` (and say where) or print to standard output."""
-    text = json.dumps(result.to_json_dict(), indent=1) if fmt == "json" else format_table(result)
-    if out:
-        atomic_write_text(out, text + "\n")
-        print(f"wrote {out}", file=sys.stderr)
+    if fmt == "json":   # streamed: the JSON of many inputs is gigabytes
+        if out:
+            result.save(out)
+        else:
+            for chunk in result.json_chunks():
+                sys.stdout.write(chunk)
+    elif out:
+        atomic_write_text(out, format_table(result) + "\n")
     else:
-        print(text)
+        print(format_table(result))
+    if out:
+        print(f"wrote {out}", file=sys.stderr)
 
 
 @contextmanager
