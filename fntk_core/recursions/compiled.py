@@ -165,6 +165,8 @@ def _split_by_pattern(e: Expectation, n: int, flat: np.ndarray, kids: np.ndarray
     derivs = [i for i in range(len(labels)) if i not in fields]
     if not labels:
         return [((), flat, kids)]
+    if not len(flat):   # no nonzero component (derivatives without a field)
+        return []
     v = np.array(np.unravel_index(flat, (n,) * len(labels)))
     fv = v[fields]
     code = np.zeros(len(flat), np.int64)
