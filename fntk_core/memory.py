@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import FntkError
-from .gaussian import quadrature_threads
+from .gaussian import CLOSED_FORM_ROWS, quadrature_threads
 
 FLOAT = 8  # bytes per float64 entry
 OBJECT = 200  # bytes per mpmath number in an object array (pointer, mpf, its mantissa)
@@ -25,9 +25,8 @@ INDEX = 16  # bytes per plan-table entry: flat position and key id (two intp)
 # Smooth activations: the quadrature of one set of sample indices evaluates its rule in chunks
 # of 2^18 nodes (gaussian/smooth.py): coordinates, weights and the activation columns of a chunk.
 QUADRATURE = 96 * 2**20
-# The ReLU family: one block of at most 2^15 sample-index sets evaluated together, with
-# everything its reduction memoises (gaussian/piecewise_batch.py; measured 4 KiB per set).
-CLOSED_FORM_ROWS = 1 << 15
+# The ReLU family: one block of at most CLOSED_FORM_ROWS sample-index sets evaluated together,
+# with everything its reduction memoises (gaussian/piecewise_batch.py; measured 4 KiB per set).
 CLOSED_FORM_ROW = 5 * 2**10
 DEFAULT_MAX_MEMORY = 8 * 2**30
 _UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}

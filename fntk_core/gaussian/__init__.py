@@ -29,6 +29,7 @@ class Interrupted(Exception):
 
 
 POLL_EVERY = 64  # closed-form keys evaluated between two polls
+CLOSED_FORM_ROWS = 1 << 15  # sample-index sets whose closed forms are evaluated together (piecewise_batch)
 
 
 MAX_THREADS = 8  # by default: array operations on a chunk are memory-bound beyond a few cores

@@ -9,8 +9,8 @@ the recursion together, each step one array operation over all their covariances
 The scalar engine stays the reference and owns every special case: an element that meets
 a degenerate case anywhere in its recursion is flagged and recomputed by
 :func:`.piecewise.expect_piecewise` (which also raises its errors), and a four-variable
-sign moment whose fixed Gauss-Legendre rule does not settle to 1e-14 is recomputed by the
-scalar adaptive rule.  A test compares the two engines key by key.
+sign moment whose Gauss-Legendre rules do not settle to 1e-14 by 192 points is recomputed
+by the scalar adaptive rule.  A test compares the two engines key by key.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from itertools import combinations, product
 import numpy as np
 
 from .piecewise import _TOL, _compositions, _deriv, _deriv_n, _group_atoms, expect_piecewise
+from . import CLOSED_FORM_ROWS as ROWS   # sets evaluated together: bounds the memo (128 MiB measured)
 from .piecewise import _sign4 as _sign4_scalar
 
 __all__ = ["expect_piecewise_many"]
@@ -31,7 +32,6 @@ __all__ = ["expect_piecewise_many"]
 # the elements not settled yet, then the scalar adaptive rule takes over.
 GL_NODES = (24, 48, 96, 192)
 SETTLED = 1e-14
-ROWS = 1 << 15   # sample-index sets evaluated together: bounds the memo's memory (~100 MiB)
 _PAIRS = tuple(combinations(range(4), 2))
 
 
