@@ -5,9 +5,10 @@
 
 Tensors K, Theta, V, K1, Theta1, D, F, A, B; C_W = 1 (ReLU: 2, its critical point), C_b = 0.1,
 n0 = 4, Gaussian inputs (seed 0). "old" is the former Gaussian-expectation engine: for smooth
-activations the same rule built as a full cube of nodes (``plain_nodes`` below), for the ReLU
-family one key at a time (``scalar_piecewise``), run through the same recursions, so the two
-answers are compared entry by entry. Before each
+activations the full d-dimensional rule on every set of sample indices, built as a full cube
+of nodes (``plain_nodes`` below), for the ReLU family one key at a time
+(``scalar_piecewise``), run through the same recursions, so the two answers are compared
+entry by entry. Before each
 new solve the memory estimate is printed; a solve above --max-memory is reported, not run.
 The last line is ``speedup_inputs_8_tanh: X`` when both engines ran N = 8 with tanh.
 """
@@ -63,12 +64,13 @@ def scalar_piecewise(K, keys, slopes, poll=None, progress=None):
 
 @contextmanager
 def old_engine():
-    saved = smooth.gauss_nodes, piecewise_batch.expect_piecewise_many
+    saved = smooth.gauss_nodes, piecewise_batch.expect_piecewise_many, smooth.CONDITION_FROM
     smooth.gauss_nodes, piecewise_batch.expect_piecewise_many = plain_nodes, scalar_piecewise
+    smooth.CONDITION_FROM = 1 << 30   # every set on the full rule, no coordinate integrated out first
     try:
         yield
     finally:
-        smooth.gauss_nodes, piecewise_batch.expect_piecewise_many = saved
+        smooth.gauss_nodes, piecewise_batch.expect_piecewise_many, smooth.CONDITION_FROM = saved
 
 
 def _relative(a, b) -> float:

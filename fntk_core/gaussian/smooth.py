@@ -31,10 +31,11 @@ EIGEN_CUTOFF = 1e-13
 GRADED_ABOVE = 100.0
 CHUNK = 1 << 18  # nodes evaluated at once: bounds the memory of one batch
 MAX_NODES = 1 << 31  # uniform rule only (activations without an asymptotic regime)
+CONDITION_FROM = 3  # sets of this many sample indices or more: one integrated out (.conditioned)
 
 
 def _axis(lam: float, d: int, refine: float) -> tuple[np.ndarray, np.ndarray]:
-    h = min(MAX_STEP, STEP[d] / np.sqrt(max(lam, 0.5))) / refine
+    h = min(MAX_STEP, STEP[min(d, 4)] / np.sqrt(max(lam, 0.5))) / refine
     m = int(np.ceil(HALF_RANGE / h))
     u = h * np.arange(-m, m + 1)
     return u, h * np.exp(-0.5 * u * u) / np.sqrt(2.0 * np.pi)
@@ -58,7 +59,15 @@ def gauss_nodes(cov: np.ndarray, refine: float = 1.0, chunk: int = CHUNK) -> Ite
     if int(np.prod([len(a[0]) for a in axes])) > MAX_NODES:
         raise ValueError(f"a kernel of scale {scale:.3g} needs more than {MAX_NODES} quadrature nodes for "
                          "an activation that keeps structure at every |z| (no asymptotic regime)")
-    basis = evecs[:, keep] * np.sqrt(evals[keep])
+    for zt, w, _ in ball_nodes(evecs[:, keep] * np.sqrt(evals[keep]), axes, chunk):
+        yield zt.T, w
+
+
+def ball_nodes(basis: np.ndarray, axes, chunk: int = CHUNK):
+    """Nodes z = basis @ u of the product rule ``axes`` (u_k, w_k) inside |u| <= HALF_RANGE, in
+    chunks: (z.T, w, i), z.T a contiguous row per coordinate, i each node's position on the
+    first axis."""
+    d = basis.shape[0]
     # The trailing axes once, sorted by |u|^2: a ball, not a cube (the corners weigh nothing),
     # so the nodes inside for a first coordinate u0 are a prefix, |u_tail|^2 <= R^2 - u0^2.
     tail_r2, tail_w = np.zeros(()), np.ones(())
@@ -69,10 +78,10 @@ def gauss_nodes(cov: np.ndarray, refine: float = 1.0, chunk: int = CHUNK) -> Ite
     order = np.argsort(tail_r2, kind="stable")
     order = order[tail_r2[order] <= HALF_RANGE**2]
     tail_r2, tail_w = tail_r2[order], tail_w.ravel()[order]
-    tail_z = np.zeros((len(order), d))
-    for c, (ix, (u_k, _)) in enumerate(zip(np.unravel_index(order, [len(a[0]) for a in axes[1:]]) if k > 1 else (),
-                                           axes[1:]), 1):
-        tail_z += np.multiply.outer(u_k[ix], basis[:, c])
+    tail_zt = np.zeros((d, len(order)))
+    for c, (ix, (u_k, _)) in enumerate(zip(np.unravel_index(order, [len(a[0]) for a in axes[1:]])
+                                           if len(axes) > 1 else (), axes[1:]), 1):
+        tail_zt += np.multiply.outer(basis[:, c], u_k[ix])
     counts = np.searchsorted(tail_r2, HALF_RANGE**2 - axes[0][0] ** 2, side="right")
     lo = 0
     while lo < len(counts):
@@ -84,10 +93,10 @@ def gauss_nodes(cov: np.ndarray, refine: float = 1.0, chunk: int = CHUNK) -> Ite
         zs, ws = [], []
         for u0, w0, m in zip(axes[0][0][lo:hi], axes[0][1][lo:hi], counts[lo:hi]):
             if m:
-                zs.append(tail_z[:m] + u0 * basis[:, 0])
+                zs.append(tail_zt[:, :m] + (u0 * basis[:, 0])[:, None])
                 ws.append(w0 * tail_w[:m])
         if zs:
-            yield np.concatenate(zs), np.concatenate(ws)
+            yield np.concatenate(zs, axis=1), np.concatenate(ws), np.repeat(np.arange(lo, hi), counts[lo:hi])
         lo = hi
 
 
@@ -128,59 +137,86 @@ def expect_smooth_batch(activation, cov: np.ndarray, keys, refine: float = 1.0,
     stays bounded whatever the rule's node count.
     """
     cov = np.asarray(cov, dtype=float)
+    if method == "auto" and refine == 1.0 and cov.shape[0] >= CONDITION_FROM \
+            and float(np.max(np.linalg.eigvalsh(cov))) <= GRADED_ABOVE:
+        from .conditioned import expect_conditioned
+
+        return expect_conditioned(activation, cov, keys)
     out = np.zeros(len(keys))
     for z, w in node_chunks(activation, cov, refine, method):
         out += _batch_on_nodes(activation, z, w, keys)
     return out
 
 
+def leibniz_values(cols, orders: tuple[int, ...], nderiv: int):
+    """D^nderiv prod_m sigma^(m), given cols[m] = sigma^(m) on the nodes (a single sigma^(m)
+    is cols[m] itself, not a copy)."""
+    g = None
+    for t, mult in leibniz(tuple(orders), nderiv):
+        col = cols[t[0]]
+        for m in t[1:]:
+            col = col * cols[m]
+        term = col if mult == 1 else mult * col
+        g = term if g is None else g + term
+    return g
+
+
+def group_values(activation, z: np.ndarray, wanted, top: int) -> dict:
+    """{(orders, nderiv): its function at z} for each wanted group (nonempty orders); the
+    derivatives up to ``top`` are computed once, in one pass."""
+    cols = activation.derivatives(top)(z)
+    return {(tuple(orders), nderiv): leibniz_values(cols, orders, nderiv) for orders, nderiv in wanted}
+
+
 def _batch_on_nodes(activation, z: np.ndarray, w: np.ndarray, keys) -> np.ndarray:
-    zt = np.ascontiguousarray(z.T)  # one contiguous row per coordinate
-    top = [0] * zt.shape[0]   # the highest derivative order each coordinate needs
+    """Sum of w * prod_c g_c(z_c) over the nodes z (points x d), for each key."""
+    return batch_on_columns(activation, list(np.ascontiguousarray(z.T)), w, keys)
+
+
+def batch_on_columns(activation, columns, w: np.ndarray, keys, given=None) -> np.ndarray:
+    """Sum of w * prod_c g_c(z_c) for each key, ``columns[c]`` the nodes' z_c. ``given`` maps
+    (c, orders, nderiv) to a factor already known on these nodes (a coordinate integrated
+    out by :mod:`.conditioned`, whose column is then None)."""
+    top = [0] * len(columns)   # the highest derivative order each coordinate needs
     for key in keys:
         for c, (orders, nderiv) in enumerate(key):
             if orders:
                 top[c] = max(top[c], max(orders) + nderiv)
     cache: dict[int, list[np.ndarray]] = {}
-
-    def column(c: int, m: int) -> np.ndarray:
-        if c not in cache:
-            cache[c] = activation.derivatives(top[c])(zt[c])   # every order at once, shared work once
-        return cache[c][m]
-
-    groups: dict[tuple[int, tuple[int, ...], int], np.ndarray] = {}
+    groups: dict[tuple[int, tuple[int, ...], int], np.ndarray] = dict(given or {})
 
     def group(c: int, orders: tuple[int, ...], nderiv: int) -> np.ndarray:
         """g_c = D^nderiv prod sigma^(m) on the nodes, shared by every key that uses it."""
         if (c, orders, nderiv) not in groups:
-            g = 0.0
-            for t, mult in leibniz(orders, nderiv):
-                col = column(c, t[0])
-                for m in t[1:]:
-                    col = col * column(c, m)
-                g = g + mult * col
-            groups[(c, orders, nderiv)] = g
+            if c not in cache:   # every order at once, shared work once
+                cache[c] = activation.derivatives(top[c])(columns[c])
+            groups[(c, orders, nderiv)] = leibniz_values(cache[c], orders, nderiv)
         return groups[(c, orders, nderiv)]
 
-    # w * g_0 * ... * g_j along the current prefix: keys in sorted order share them, and at
-    # most one array per coordinate is held
+    # Each key is (product over the first half of the coordinates) x (over the second half):
+    # the distinct halves are built once, and one matrix product sums every pairing.
+    half = (len(columns) + 1) // 2
     out = np.zeros(len(keys))
-    todo = []
+    split: list[tuple[int, tuple, tuple]] = []
     for i, key in enumerate(keys):
-        if not any(nderiv and not orders for orders, nderiv in key):
-            todo.append((tuple((c, tuple(orders), nderiv) for c, (orders, nderiv) in enumerate(key) if orders), i))
-    todo.sort()
-    path: list[tuple[tuple, np.ndarray]] = []  # (factor, w * product of factors so far)
-    for factors, i in todo:
-        if not factors:
-            out[i] = float(np.sum(w))
-            continue
-        head = factors[:-1]
-        common = 0
-        while common < min(len(path), len(head)) and path[common][0] == head[common]:
-            common += 1
-        del path[common:]
-        for f in head[common:]:
-            path.append((f, (path[-1][1] if path else w) * group(*f)))
-        out[i] = float(np.dot(path[-1][1] if path else w, group(*factors[-1])))
+        if not any(nderiv and not orders for orders, nderiv in key):   # D^n of a constant: 0
+            factors = [(c, tuple(orders), nderiv) for c, (orders, nderiv) in enumerate(key) if orders]
+            split.append((i, tuple(f for f in factors if f[0] < half), tuple(f for f in factors if f[0] >= half)))
+    if not split:
+        return out
+    lefts = {f: j for j, f in enumerate(dict.fromkeys(s[1] for s in split))}
+    rights = {f: j for j, f in enumerate(dict.fromkeys(s[2] for s in split))}
+    L = np.empty((len(lefts), len(w)))
+    for f, j in lefts.items():
+        L[j] = w
+        for factor in f:
+            L[j] *= group(*factor)
+    R = np.empty((len(rights), len(w)))
+    for f, j in rights.items():
+        R[j] = 1.0
+        for factor in f:
+            R[j] *= group(*factor)
+    M = L @ R.T
+    for i, lf, rf in split:
+        out[i] = M[lefts[lf], rights[rf]]
     return out
