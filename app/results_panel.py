@@ -45,10 +45,15 @@ DEBOUNCE_MS = 250
 
 
 def solve_task(spec, inputs, tensors):
-    """The runner task: iter_solve, reporting each finished layer as Progress (with the result so far)."""
+    """The runner task: iter_solve, reporting each finished layer as Progress (with the result
+    so far) and, inside a long layer (many inputs), how far its expectations are."""
     def task(cancel, report):
+        def within(p):
+            if p.stage != "solve":   # the core's end-of-layer reports: the loop below sends them, with the result
+                report(p)
+
         last = None
-        for last in iter_solve(spec, inputs, tensors, cancel=cancel):
+        for last in iter_solve(spec, inputs, tensors, cancel=cancel, progress=within):
             report(Progress(len(last.layers), spec.depth, "solve", last))
         return last
     return task

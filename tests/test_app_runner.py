@@ -1,6 +1,7 @@
 """The single-slot runner: the latest task wins, superseded tasks are cancelled and silent."""
 import threading
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -85,6 +86,30 @@ def test_results_panel_keeps_the_gui_responsive_while_solving(qtbot):
     assert panel.result().layers[-1] == 40 and len(gaps) > 5
     # generous bound for a shared 2-core machine; the solve itself takes far longer than this
     assert max(gaps) < 1000 < clock.elapsed(), (max(gaps), clock.elapsed())
+
+
+def test_results_panel_reports_progress_inside_a_layer(qtbot, monkeypatch):
+    """A long layer (many inputs) says how far its expectations are, between the layer reports."""
+    import fntk_core.solver
+    from fntk_app.results_panel import ResultsPanel
+
+    from fntk_core import NetworkSpec, get_activation
+
+    monkeypatch.setattr(fntk_core.solver, "WITHIN_LAYER_EVERY_S", 0.0)   # every report, not four a second
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.set_tensors(("K", "V"))
+    seen = []
+    panel.progress.connect(lambda p: seen.append(None if p is None else (p.done, p.stage)))
+    x = np.random.default_rng(0).normal(size=(5, 2))
+    panel.set_network((NetworkSpec(n0=2, depth=3, activation=get_activation("tanh")), x.tolist(), {}))
+    panel.solve_now()
+    with qtbot.waitSignal(panel.runner.finished, timeout=120_000):
+        pass
+    inside = [s for s in seen if s is not None and s[1].startswith("solve (layer")]
+    assert inside and {s[1].split(":")[0] for s in inside} >= {"solve (layer 2", "solve (layer 3"}
+    layers = [s[0] for s in seen if s is not None and s[1] == "solve"]
+    assert layers == [1, 2, 3] and seen[-1] is None and panel.result().layers[-1] == 3
 
 
 def test_a_task_outliving_its_runner_stops_quietly(qtbot):
