@@ -23,8 +23,8 @@ FLOAT = 8  # bytes per float64 entry
 OBJECT = 200  # bytes per mpmath number in an object array (pointer, mpf, its mantissa)
 INDEX = 16  # bytes per plan-table entry: flat position and key id (two intp)
 # Smooth activations: the quadrature of one set of sample indices evaluates its rule in chunks
-# of 2^18 nodes (gaussian/smooth.py): coordinates, weights and the activation columns of a chunk.
-QUADRATURE = 96 * 2**20
+# of 2^15 nodes (gaussian/smooth.py): coordinates, weights and the activation columns of a chunk.
+QUADRATURE = 12 * 2**20
 # The ReLU family: one block of at most CLOSED_FORM_ROWS sample-index sets evaluated together,
 # with everything its reduction memoises (gaussian/piecewise_batch.py; measured 4 KiB per set).
 CLOSED_FORM_ROW = 5 * 2**10

@@ -3,7 +3,8 @@
 A *key* names one expectation: ``(coords, groups)`` where ``coords`` are distinct
 sample indices (positions in K) and ``groups[i] = (orders, nderiv)`` says that the
 function of z_{coords[i]} is D^nderiv prod_{m in orders} sigma^(m).  Smooth
-activations use the trapezoidal rule in the kernel's eigenbasis (:mod:`.smooth`),
+activations use the trapezoidal rule in the kernel's eigenbasis (:mod:`.smooth`; over three
+or four sample indices one coordinate is integrated out first, :mod:`.conditioned`),
 or, for kernels far wider than the activation's own scale, Gauss-Legendre panels
 graded at the kinks, with a node count that does not grow with the kernel
 (:mod:`.graded`); the scale-invariant family is evaluated exactly, delta functions

@@ -8,7 +8,8 @@ and use the trapezoidal rule in each u_k: for integrands analytic in a strip it
 converges exponentially, and unlike a fixed Gauss-Hermite rule its step can
 follow the scale of the activation, h_k ~ 1/sqrt(lam_k), so wide kernels
 (large K) stay as accurate as narrow ones.  One node table serves every
-expectation over the same set of sample indices.
+expectation over the same set of sample indices.  Over three or four sample indices
+one coordinate is integrated out first (:mod:`.conditioned`), on the same kind of rule.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ EIGEN_CUTOFF = 1e-13
 # Above this kernel eigenvalue, activations with a finite feature radius switch to the
 # graded rule (bounded node count); below it the uniform rule is cheaper.
 GRADED_ABOVE = 100.0
-CHUNK = 1 << 18  # nodes evaluated at once: bounds the memory of one batch
+CHUNK = 1 << 15  # nodes evaluated at once: bounds the memory of one batch
 MAX_NODES = 1 << 31  # uniform rule only (activations without an asymptotic regime)
 CONDITION_FROM = 3  # sets of this many sample indices or more: one integrated out (.conditioned)
 
@@ -108,7 +109,7 @@ def node_chunks(activation, cov: np.ndarray, refine: float = 1.0, method: str = 
                                   and float(np.max(np.linalg.eigvalsh(cov))) > GRADED_ABOVE)
     radius = feature_radius(activation) if wide else None  # probed once per activation
     if radius is not None:
-        return graded_nodes(cov, radius)
+        return graded_nodes(cov, radius, CHUNK)
     if method == "graded":
         raise ValueError(f"activation {activation.name!r} has no finite feature radius; use the uniform rule")
     return gauss_nodes(cov, refine)
