@@ -167,14 +167,20 @@ def _layers(spec: NetworkSpec, xu: np.ndarray, names, recursions, *, allow_nonfi
 def _result(rays_, inverse, names, history, stored: list[int], meta) -> Result:
     """Rounded to float64, expanded from one input per ray to all inputs, then to repeated ones."""
     ray, scale, slot = rays_
+    one_per_ray = np.array_equal(ray, np.arange(len(ray))) and np.all(scale == 1.0) \
+        and np.array_equal(slot, np.arange(len(slot)))
+    all_distinct = np.array_equal(inverse, np.arange(len(inverse)))
     out = {}
     for name in names:
         if not stored:   # cancelled before the first kept layer
             out[name] = np.zeros((0,) + (len(inverse),) * RANKS[name])
             continue
-        arr = expand(np.stack(history[name]).astype(float), ray, scale, slot)
-        idx = np.ix_(*([np.arange(len(stored))] + [inverse] * RANKS[name]))
-        out[name] = arr[idx]
+        arr = np.stack(history[name]).astype(float)
+        if not one_per_ray:
+            arr = expand(arr, ray, scale, slot)
+        if not all_distinct:
+            arr = arr[np.ix_(*([np.arange(len(stored))] + [inverse] * RANKS[name]))]
+        out[name] = arr
     return Result(list(stored), out, meta)
 
 

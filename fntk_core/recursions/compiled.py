@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import itertools
 import string
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import sympy as sp
 
-from ..gaussian import expectations
+from ..gaussian import expectations, quadrature_threads
 from .terms import SYMBOLS, Expectation, Recursion
 
 _ORDER = tuple(SYMBOLS)  # C_W, C_b, lambda_W, lambda_b, r
@@ -43,6 +44,7 @@ def _eval_poly(poly, params: dict[str, float]) -> float:
 
 MAX_INDICES = 4  # distinct sample indices one Gaussian key may have (the engine's limit)
 BLOCK = 1 << 18  # components classified at once by the compiler (bounds its memory)
+CONTRACT_THREADS_FROM = 8  # inputs from which the recursions of a layer are contracted side by side
 
 
 class KeyTable:
@@ -299,6 +301,7 @@ class Plan:
     def __init__(self, recursions: dict[str, Recursion], n: int):
         self.table = KeyTable(n)
         self.compiled = {name: CompiledRecursion(rec, n, self.table) for name, rec in recursions.items()}
+        self._keys: tuple[bytes, list] = (b"", [])   # (ids, the keys they name), from the last step
 
     def step(self, activation, K, theta, lower, params, engine=expectations, poll=None,
              progress=None) -> dict[str, np.ndarray]:
@@ -313,10 +316,17 @@ class Plan:
         ids = np.unique(np.concatenate(needed)) if needed else np.zeros(0, np.intp)
         values = np.full(len(self.table.keys), np.nan, dtype=np.asarray(K).dtype)
         if len(ids):
-            keys = [self.table.keys[i] for i in ids]
+            if self._keys[0] != ids.tobytes():   # the same keys every layer after the first
+                self._keys = (ids.tobytes(), [self.table.keys[i] for i in ids])
+            keys = self._keys[1]
             extra = {k: v for k, v in (("poll", poll), ("progress", progress)) if v is not None}
             values[ids] = engine(activation, K, keys, **extra)
-        return {name: c.evaluate(values, theta, lower, params) for name, c in self.compiled.items()}
+        threads = min(quadrature_threads(), len(self.compiled))
+        if threads <= 1 or self.table.n < CONTRACT_THREADS_FROM:
+            return {name: c.evaluate(values, theta, lower, params) for name, c in self.compiled.items()}
+        with ThreadPoolExecutor(threads, thread_name_prefix="fntk-contract") as pool:   # einsum releases the GIL
+            done = {name: pool.submit(c.evaluate, values, theta, lower, params) for name, c in self.compiled.items()}
+            return {name: f.result() for name, f in done.items()}
 
 
 @lru_cache(maxsize=32)
