@@ -120,3 +120,19 @@ def test_blocks_of_sample_index_sets_give_the_same_values(monkeypatch):
     whole = expect_piecewise_many(K, keys, (1.0, 0.0))
     monkeypatch.setattr(piecewise_batch, "ROWS", 7)
     np.testing.assert_allclose(expect_piecewise_many(K, keys, (1.0, 0.0)), whole, rtol=1e-14, atol=1e-16)
+
+
+def test_the_batches_kept_between_calls_follow_the_keys():
+    """The grouping of keys is kept for the next call (a solve asks for the same keys every
+    layer); another kernel, another list, or the same keys in another order are all right."""
+    keys = _keys(4)
+    rng = np.random.default_rng(5)
+    K1, K2 = _kernel(rng, 4), _kernel(rng, 4)
+    first = expect_piecewise_many(K1, keys, (1.0, 0.0))
+    again = expect_piecewise_many(K2, keys, (1.0, 0.0))
+    np.testing.assert_allclose(again, _scalar(K2, keys, (1.0, 0.0)), rtol=1e-13, atol=1e-15)
+    shuffled = [keys[i] for i in rng.permutation(len(keys))]
+    got = expect_piecewise_many(K1, shuffled, (1.0, 0.0))
+    np.testing.assert_allclose(got, [first[keys.index(k)] for k in shuffled], rtol=1e-15, atol=1e-16)
+    fewer = keys[::3]
+    np.testing.assert_allclose(expect_piecewise_many(K1, fewer, (1.0, 0.0)), first[::3], rtol=1e-15, atol=1e-16)

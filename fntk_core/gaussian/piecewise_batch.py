@@ -287,6 +287,7 @@ def expect_piecewise_many(K: np.ndarray, keys: list, slopes, poll=None, progress
 
 
 _last_batches: tuple = ((), [])   # (keys, their batches): a solve asks for the same keys every layer
+CACHE_UP_TO = 1 << 20   # keys; the batches of longer lists (~40 bytes a key) are not kept between calls
 
 
 def _batches(keys: list) -> list:
@@ -307,8 +308,10 @@ def _batches(keys: list) -> list:
         order = np.lexsort(coords.T[::-1])
         coords = coords[order]
         same_sets[(coords.shape, coords.tobytes())].append((groups, coords, np.array(positions)[order]))
-    _last_batches = (key_tuple, list(same_sets.values()))
-    return _last_batches[1]
+    found = list(same_sets.values())
+    if len(keys) <= CACHE_UP_TO:
+        _last_batches = (key_tuple, found)
+    return found
 
 
 def _root(K: np.ndarray, coords: np.ndarray) -> _Batch:
