@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from itertools import combinations, product
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from .piecewise import _TOL, _compositions, _deriv, _deriv_n, _group_atoms, expect_piecewise
 from . import CLOSED_FORM_ROWS as ROWS   # sets evaluated together: bounds the memo (128 MiB measured)
+from . import quadrature_threads
 from .piecewise import _sign4 as _sign4_scalar
 
 __all__ = ["expect_piecewise_many"]
@@ -206,7 +208,12 @@ def _plackett(R: np.ndarray, n: int, chunk: int = 1024) -> np.ndarray:
     (z_k, z_l) given z_i = z_j = 0 is, times cos^2(theta), c2 - t^2 (r_ki^2 + r_kj^2 -
     2 a r_ki r_kj) and so on: the products of R's entries are formed once per element."""
     if len(R) > chunk:   # temporaries that stay in cache: ~2x faster than all rows at once
-        return np.concatenate([_plackett(R[lo:lo + chunk], n, chunk) for lo in range(0, len(R), chunk)])
+        parts = [R[lo:lo + chunk] for lo in range(0, len(R), chunk)]
+        threads = min(quadrature_threads(), len(parts))
+        if threads <= 1:
+            return np.concatenate([_plackett(p, n, chunk) for p in parts])
+        with ThreadPoolExecutor(threads, thread_name_prefix="fntk-plackett") as pool:   # ufuncs release the GIL
+            return np.concatenate(list(pool.map(lambda p: _plackett(p, n, chunk), parts)))
     x, w = _nodes(n)
     total = np.zeros(R.shape[0])
     for i, j in _PAIRS:

@@ -86,8 +86,14 @@ class KeyTable:
         if not known.all():   # new keys: the only place a Python key is built
             uniq, first = np.unique(code[~known], return_index=True)
             rows = np.nonzero(~known)[0][first]
-            made = np.array([self.id((tuple(row[:d]), self._groups[g])) for row, d, g in zip(
-                coords[:, rows].T.tolist(), distinct[rows].tolist(), gid[rows].tolist())], np.intp)
+            ids, keys, groups, made = self._ids, self.keys, self._groups, []
+            for row, d, g in zip(coords[:, rows].T.tolist(), distinct[rows].tolist(), gid[rows].tolist()):
+                key = (tuple(row[:d]), groups[g])
+                i = ids.setdefault(key, len(keys))
+                if i == len(keys):
+                    keys.append(key)
+                made.append(i)
+            made = np.array(made, np.intp)
             order = np.argsort(np.concatenate([self._codes, uniq]), kind="stable")
             self._codes = np.concatenate([self._codes, uniq])[order]
             self._code_ids = np.concatenate([self._code_ids, made])[order]
