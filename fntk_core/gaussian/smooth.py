@@ -36,7 +36,7 @@ CONDITION_FROM = 3  # sets of this many sample indices or more: one integrated o
 
 
 def _axis(lam: float, d: int, refine: float) -> tuple[np.ndarray, np.ndarray]:
-    h = min(MAX_STEP, STEP[min(d, 4)] / np.sqrt(max(lam, 0.5))) / refine
+    h = min(MAX_STEP, STEP[d] / np.sqrt(max(lam, 0.5))) / refine
     m = int(np.ceil(HALF_RANGE / h))
     u = h * np.arange(-m, m + 1)
     return u, h * np.exp(-0.5 * u * u) / np.sqrt(2.0 * np.pi)
