@@ -104,8 +104,19 @@ def test_coinciding_and_collinear_inputs(name):
     collinear = np.outer([1.0, -0.5, 2.0], [1.0, -0.5, 2.0]) * 0.7    # rank one
     assert split(collinear)[1] == 0.0
     keys = [(((0,), 0), ((0,), 0), ((1,), 0))]
-    f = get_activation(name)
     dens = lambda t: np.exp(-t * t / 1.4) / np.sqrt(1.4 * np.pi)  # noqa: E731
-    want = quad(lambda t: f(np.array(t)) * f(np.array(-0.5 * t)) * f.derivative(1)(np.array(2 * t)) * dens(t),
+    want = quad(lambda t: act(np.array(t)) * act(np.array(-0.5 * t)) * act.derivative(1)(np.array(2 * t)) * dens(t),
                 -np.inf, np.inf, epsabs=1e-15, epsrel=1e-13, limit=200)[0]
     assert expect_conditioned(act, collinear, keys)[0] == pytest.approx(want, rel=1e-11, abs=1e-14)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+def test_a_nonfinite_kernel_gives_nan(d):
+    """An inf or NaN kernel (a solve with allow_nonfinite) has no value: NaN, not a number
+    from a degenerate rule (the two-index rule used to return 0) nor a LinAlgError."""
+    act = get_activation("tanh")
+    for bad in (np.nan, np.inf):
+        cov = cov_of(d, 5, 1.0, d)
+        cov[0, 0] = bad
+        got = smooth.expect_smooth_batch(act, cov, [((((0,), 0),) * d)])
+        assert np.isnan(got).all()

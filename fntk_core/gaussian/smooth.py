@@ -138,6 +138,8 @@ def expect_smooth_batch(activation, cov: np.ndarray, keys, refine: float = 1.0,
     stays bounded whatever the rule's node count.
     """
     cov = np.asarray(cov, dtype=float)
+    if not np.all(np.isfinite(cov)):   # an inf or NaN kernel (allow_nonfinite): no value, not a guess
+        return np.full(len(keys), np.nan)
     if method == "auto" and refine == 1.0 and cov.shape[0] >= CONDITION_FROM \
             and float(np.max(np.linalg.eigvalsh(cov))) <= GRADED_ABOVE:
         from .conditioned import expect_conditioned
